@@ -1,0 +1,171 @@
+"""The Analyzer wires the stages (DESIGN.md section 2); nothing else knows their order.
+
+    from claims import Analyzer
+    result = Analyzer().analyze(text)            # ArticleResult
+    for r in Analyzer().analyze_many(items):     # (id, text) pairs, streamed in input order
+        ...
+
+Batching happens here once: articles are cut into windows, windows from many articles share
+encoder batches, and the frozen trunk's states feed both the tagger and the stance model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import __version__
+from . import disputes as disputes_mod
+from .doc import ArticleResult, Dispute
+from .encoder import build_trunk, load_tokenizer
+from .extract import AttributionModel, build_claims
+from .resolve import AliasTable
+from .segment import Prepared, collate, gather_words, prepare, windows
+from .tagger import LABELS
+
+MAX_CHARS = 200_000  # about 30,000 words; far beyond any news article
+
+
+class InputError(ValueError):
+    """Input a user can fix: ``kind`` is a short machine-readable name."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def check_text(text: object, max_chars: int = MAX_CHARS) -> str:
+    if not isinstance(text, str):
+        raise InputError("not_text", f"text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InputError("empty_text", "the text is empty" if not text else "the text is only whitespace")
+    if len(text) > max_chars:
+        raise InputError("too_long", f"the text has {len(text):,} characters; the limit is {max_chars:,} "
+                                     "(split it, or raise the limit with --max-chars)")
+    if "\x00" in text:
+        raise InputError("binary", "the text contains NUL bytes; it looks like a binary file, not an article")
+    return text
+
+
+@dataclass
+class _Job:
+    index: int
+    id: str
+    prepared: Optional[Prepared] = None
+    result: Optional[ArticleResult] = None
+
+
+class Analyzer:
+    """Text in, ``ArticleResult`` out. Loads the shipped models unless given others."""
+
+    def __init__(self, model: str | Path | AttributionModel | None = None,
+                 stance_model: str | Path | None | bool = None,
+                 disputes: Optional[list[Dispute]] = None, aliases: Optional[AliasTable] = None,
+                 batch_size: int = 16, max_chars: int = MAX_CHARS, stride: Optional[int] = None,
+                 min_confidence: float = 0.0):
+        self.tokenizer = load_tokenizer()
+        self.model = model if isinstance(model, AttributionModel) else AttributionModel.load(model)
+        self.trunk = build_trunk(self.model.shared_layers)
+        self.stance = None
+        if stance_model is not False:
+            from .stance import StanceModel, DEFAULT_STANCE_DIR
+            path = Path(stance_model) if stance_model not in (None, True) else DEFAULT_STANCE_DIR
+            if stance_model not in (None, True) or (path / "config.json").exists():
+                self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer)
+                if self.stance.shared_layers != self.model.shared_layers:
+                    raise ValueError("the stance and attribution models were trained on different trunks")
+        self.disputes = disputes if disputes is not None else disputes_mod.default()
+        self.aliases = aliases
+        self.batch_size = batch_size
+        self.max_chars = max_chars
+        self.max_len = int(self.model.config.get("max_len", 256))
+        self.stride = stride or int(self.model.config.get("stride", 128))
+        self.min_confidence = min_confidence
+        self._cls = self.tokenizer.token_to_id("[CLS]")
+        self._sep = self.tokenizer.token_to_id("[SEP]")
+
+    @property
+    def model_info(self) -> dict:
+        version = f"{__version__}/attribution-{self.model.version}"
+        if self.stance is not None:
+            version += f"/stance-{self.stance.version}"
+        return {"name": "claims-minilm-l6", "version": version}
+
+    def analyze(self, text: str, id: str = "article", disputes: Optional[list[Dispute]] = None) -> ArticleResult:
+        """Analyse one article; raises ``InputError`` for unusable text."""
+        check_text(text, self.max_chars)
+        return next(self._run([_Job(0, id)], [text], disputes))
+
+    def analyze_many(self, items: Iterable[tuple[str, object]], disputes: Optional[list[Dispute]] = None,
+                     batch_size: int = 8) -> Iterator[ArticleResult]:
+        """Analyse (id, text) pairs, yielding results in input order. A bad item yields a result
+        with ``error`` set; it never stops the rest."""
+        it = iter(items)
+        index = 0
+        while True:
+            chunk = list(itertools.islice(it, batch_size))
+            if not chunk:
+                return
+            jobs, texts = [], []
+            for id_, text in chunk:
+                job = _Job(index, str(id_))
+                index += 1
+                try:
+                    texts.append(check_text(text, self.max_chars))
+                except InputError as e:
+                    job.result = ArticleResult.failed(job.id, e.kind, str(e))
+                    texts.append("")
+                jobs.append(job)
+            try:
+                yield from self._run(jobs, texts, disputes)
+            except Exception:
+                # one article broke the batch: redo the batch one article at a time
+                for job, text in zip(jobs, texts):
+                    if job.result is not None:
+                        yield job.result
+                        continue
+                    try:
+                        yield from self._run([_Job(job.index, job.id)], [text], disputes)
+                    except Exception as e:  # noqa: BLE001 - recorded, never fatal to the job
+                        yield ArticleResult.failed(job.id, "model_error", f"{type(e).__name__}: {e}")
+
+    @torch.inference_mode()
+    def _run(self, jobs: list[_Job], texts: list[str], disputes: Optional[list[Dispute]]) -> Iterator[ArticleResult]:
+        disputes = self.disputes if disputes is None else disputes
+        live = [j for j in jobs if j.result is None]
+        for j in live:
+            j.prepared = prepare(texts[j.index - jobs[0].index], self.tokenizer)
+        prepared = [j.prepared for j in live]
+        wins = [w for k, p in enumerate(prepared)
+                for w in windows(p.sub, k, self._cls, self._sep, self.max_len, self.stride)]
+        fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
+        fill[0] = 0.0
+        n_words = [len(p.seg) for p in prepared]
+        into = best = None
+        stance_states = [] if (self.stance is not None and disputes) else None
+        for b in range(0, len(wins), self.batch_size):
+            batch = wins[b:b + self.batch_size]
+            arr = {k: torch.from_numpy(v) for k, v in collate(batch, prepared).items()}
+            h = self.trunk(arr["ids"])  # (B, L, H)
+            logits = self.model.net(h, arr["ids"], arr["case"], arr["quote"])
+            lp = F.log_softmax(logits.float(), -1).numpy()
+            into, best = gather_words(batch, lp, n_words, fill, into, best)
+            if stance_states is not None:
+                stance_states.append((batch, self.stance.encode_states(h, arr["ids"])))
+        if into is None:
+            into = [np.zeros((0, len(LABELS)), dtype=np.float32) for _ in prepared]
+        results = {}
+        for k, j in enumerate(live):
+            claims = build_claims(j.prepared.seg, into[k], self.model, self.aliases, self.min_confidence)
+            results[j.index] = ArticleResult(j.id, j.prepared.seg.text, claims, list(disputes), self.model_info)
+        if stance_states is not None:
+            self.stance.score_articles([results[j.index] for j in live], prepared, stance_states, disputes)
+        for j in jobs:
+            yield j.result if j.result is not None else results[j.index]

@@ -1,0 +1,757 @@
+"""Resolve a claim's source mention to a speaker: a canonical name, a type and the named mention.
+
+Rule-based and article-local, in the spirit of deterministic coreference sieves:
+
+1. An **inventory of named mentions** is read off the article: runs of capitalised words (casing
+   comes from the original text), titles stripped ("US Secretary of State John Kerry" is John Kerry,
+   with the description "us secretary of state" remembered), typed by the lexicons and the alias
+   table. A surname alone joins the full name mentioned most recently before it.
+2. A source is cut to its **head** (before an appositive, parenthesis or relative clause:
+   "Michael McFaul, a senior fellow at ..." is Michael McFaul).
+3. A **name** resolves to the fullest name the article gives ("Kerry" -> "John Kerry"); names joined
+   by "and" give a group ("Jon Tester and David Vitter"); a name owning a noun ("Clinton's campaign")
+   gives "Hillary Clinton campaign".
+4. A **metonym** or alias ("Moscow", "the Kremlin") resolves through the editable alias table.
+5. A **pronoun** resolves to the most salient compatible antecedent before it: recent sentences first,
+   previous claims' speakers preferred (speakers keep talking), persons of a matching gender for
+   he/she, non-persons for "it", groups and organisations for "they"; "who" takes the noun phrase
+   just before it.
+6. A **definite description** resolves to what the article described that way ("the secretary of
+   state", "the Indiana governor"), or to an earlier speaker or name with the same head noun ("the
+   campaign", "the commission"); otherwise it is its own speaker, typed by its head noun.
+
+Limits: no world knowledge beyond the lexicons and alias table, so an entity the article never
+names stays a description; gender comes from titles, first names and the lexicon only.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+from .doc import Span, Speaker
+from .segment import CASE_LOWER, CASE_NONE, QUOTE_OUT, Segmented
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@functools.lru_cache(maxsize=1)
+def lexicon() -> dict:
+    raw = tomllib.loads(resources.files("claims.data").joinpath("lexicon.toml").read_text(encoding="utf-8"))
+    return {k: (dict(v) if isinstance(v, dict) else frozenset(v)) for k, v in raw.items()}
+
+
+@dataclass
+class AliasTable:
+    """Lowercased alias -> (canonical name, type)."""
+
+    entries: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, *paths: str | os.PathLike) -> "AliasTable":
+        """The shipped table, then each extra file (later entries override earlier ones);
+        with no paths, ``$CLAIMS_ALIASES`` if set."""
+        texts = [resources.files("claims.data").joinpath("aliases.toml").read_text(encoding="utf-8")]
+        extra = list(paths) or ([os.environ["CLAIMS_ALIASES"]] if os.environ.get("CLAIMS_ALIASES") else [])
+        texts += [Path(p).read_text(encoding="utf-8") for p in extra]
+        table = cls()
+        for text in texts:
+            for ent in tomllib.loads(text).get("entity", []):
+                name, typ = ent["name"], ent.get("type", "other")
+                for alias in [name, *ent.get("aliases", [])]:
+                    table.entries[normalize(alias)] = (name, typ)
+        return table
+
+    def get(self, text: str) -> Optional[tuple[str, str]]:
+        return self.entries.get(normalize(text))
+
+
+def _headline_paragraphs(seg: Segmented) -> set[int]:
+    """Paragraphs written in Title Case (headlines, bylines), where capitals say little."""
+    counts: dict[int, list[int]] = {}
+    for i in range(len(seg)):
+        if seg.case[i] != CASE_NONE and len(seg.word(i)) > 3:
+            c = counts.setdefault(int(seg.paragraph[i]), [0, 0])
+            c[0] += seg.case[i] != CASE_LOWER
+            c[1] += 1
+    return {p for p, (caps, n) in counts.items() if n >= 3 and caps >= 0.8 * n}
+
+
+def _strip_possessive(text: str) -> str:
+    return text[:-2] if text.endswith(("'s", "’s")) else text
+
+
+def normalize(name: str) -> str:
+    """Lowercase, no leading determiner, no possessive, single spaces: the key names compare by."""
+    s = re.sub(r"\s+", " ", name.strip().lower()).replace("’", "'")
+    s = re.sub(r"^(the|a|an)\s+", "", s)
+    s = re.sub(r"('s|')$", "", s)
+    return s.strip(" .,;:")
+
+
+@dataclass
+class Entity:
+    """Something the article names; mentions of it share one Entity."""
+
+    name: str                        # fullest name seen
+    type: str
+    gender: Optional[str] = None     # "m", "f" or None
+    mentions: list[tuple[int, int]] = field(default_factory=list)  # word ranges
+    descriptions: set[str] = field(default_factory=set)  # lowercase descriptions ("secretary of state")
+    first_char: tuple[int, int] = (0, 0)  # char span of the mention that spells the name
+
+
+@dataclass
+class Mention:
+    first: int                       # word range (inclusive)
+    last: int
+    entity: Entity
+
+
+_HEAD_BREAKS = {",", "(", "--", "—", "–", "who", "which", "whose", "whom", ";", ":"}
+_PREPOSITIONS = {"of", "on", "in", "at", "for", "from", "with", "by", "about", "to", "over", "after",
+                 "during", "under", "ranging", "including", "such", "conducted", "published", "being"}
+_ABBREVIATED_TITLES = {"mr", "mrs", "ms", "dr", "sen", "sens", "rep", "reps", "gov", "gen", "lt", "col", "capt",
+                       "sgt", "prof", "rev", "st", "pres", "adm", "maj", "cmdr", "supt", "atty"}
+_QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "most", "one", "two", "group",
+                "number", "majority", "couple", "few", "several", "all", "none", "both", "each", "lot", "half"}
+_CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
+
+
+class Resolver:
+    """Resolves source spans of one article. Build once per article with ``Resolver(seg)``."""
+
+    def __init__(self, seg: Segmented, aliases: Optional[AliasTable] = None):
+        self.seg = seg
+        self.aliases = aliases or default_aliases()
+        self.lex = lexicon()
+        self.entities: list[Entity] = []
+        self.mentions: list[Mention] = []   # in text order
+        self._by_key: dict[str, Entity] = {}
+        self._lower_words = {seg.word(i) for i in range(len(seg)) if seg.case[i] == CASE_LOWER}
+        self._headline_pars = _headline_paragraphs(seg)
+        self._midsentence_caps = {_strip_possessive(seg.word(i)).lower() for i in range(1, len(seg))
+                                  if seg.case[i] not in (CASE_LOWER, CASE_NONE) and not self._initial(i)
+                                  and int(seg.paragraph[i]) not in self._headline_pars}
+        self._read_names()
+
+    # -- inventory -----------------------------------------------------------------------------
+
+    def _initial(self, i: int) -> bool:
+        seg = self.seg
+        return i == 0 or seg.sentence[i - 1] != seg.sentence[i] or seg.word(i - 1) in ("“", '"', "‘", "'", "(", "—")
+
+    def _is_name_word(self, i: int) -> bool:
+        seg = self.seg
+        if seg.case[i] in (CASE_LOWER, CASE_NONE):
+            return False
+        base = _strip_possessive(seg.word(i)).lower()
+        if base in self.lex["never_names"]:
+            return False
+        known = (base in self.lex["male_names"] or base in self.lex["female_names"]
+                 or base in self.lex["countries"] or self.aliases.get(base) is not None)
+        if int(seg.paragraph[i]) in self._headline_pars:
+            # In Title Case Headlines every word is capitalised: trust only names seen elsewhere
+            return known or base in self._midsentence_caps
+        if self._initial(i):
+            if not known and (base in self.lex["not_names"] or base in self._lower_words):
+                return False  # an ordinary word that happens to start the sentence
+            followed = i + 1 < len(seg) and seg.sentence[i + 1] == seg.sentence[i] and (
+                seg.case[i + 1] not in (CASE_LOWER, CASE_NONE)
+                or (seg.word(i + 1) in ("-", ".") and i + 2 < len(seg) and seg.case[i + 2] not in (CASE_LOWER, CASE_NONE)
+                    and seg.starts[i + 2] == seg.ends[i + 1]))
+            if not known and base not in self._midsentence_caps and not followed:
+                return False  # a lone capitalised first word never capitalised elsewhere
+        return True
+
+    def _joins(self, j: int, k: int) -> bool:
+        """Whether word k continues the name that ends at word j."""
+        seg = self.seg
+        return (self._is_name_word(k) and seg.sentence[k] == seg.sentence[j]
+                and seg.starts[k] - seg.ends[j] <= 1 and "\n" not in seg.text[seg.ends[j]:seg.starts[k]])
+
+    def _read_names(self) -> None:
+        seg = self.seg
+        n = len(seg)
+        chunks = []
+        i = 0
+        while i < n:
+            if not self._is_name_word(i):
+                i += 1
+                continue
+            j = i
+            while not seg.word(j).endswith(("'s", "’s")):
+                k = j + 1
+                if k + 1 < n and seg.word(k) in (".", "-") and seg.starts[k] == seg.ends[j] \
+                        and seg.starts[k + 1] == seg.ends[k] and self._is_name_word(k + 1):
+                    j = k + 1  # "U.S", "al-Assad"
+                    continue
+                if k + 1 < n and seg.word(k) == "." and seg.starts[k] == seg.ends[j] \
+                        and seg.word(j).lower() in _ABBREVIATED_TITLES and self._joins(k, k + 1):
+                    j = k + 1  # "Mr. King", "Sen. Warren"
+                    continue
+                if k < n and seg.word(k) == "." and len(seg.word(j)) == 1 and seg.starts[k] == seg.ends[j]:
+                    j = k  # an initial: "John F. Kennedy", "U.S."
+                    if k + 1 < n and self._joins(k, k + 1):
+                        j = k + 1
+                        continue
+                    break
+                conn = seg.word(k).lower() if k < n else ""
+                if k + 1 < n and ((conn == "of" and seg.word(j).lower() in self.lex["of_heads"])
+                                  or (conn in _CONNECTORS and conn != "and")) and self._joins(k, k + 1):
+                    j = k + 1  # "Secretary of State", "Commission on Presidential Debates"
+                    continue
+                if k < n and self._joins(j, k):
+                    j = k
+                    continue
+                break
+            chunks.append((i, j))
+            i = j + 1
+        for first, last in chunks:
+            self._add_chunk(first, last)
+        self._merge_short_names()
+
+    def _title_words(self, words: list[str]) -> list[str]:
+        forms = self.lex["title_forms"]
+        return [forms.get(w, w) for w in words]
+
+    def _add_chunk(self, first: int, last: int) -> None:
+        seg = self.seg
+        words = [seg.word(k) for k in range(first, last + 1)]
+        lw = [_strip_possessive(w).lower().strip(".") for w in words]
+        if len(lw) == 1 and (lw[0] in self.lex["demonyms"] or lw[0].rstrip("s") in self.lex["demonyms"]
+                             and lw[0] not in self.lex["group_words"]):
+            return
+        text = _strip_possessive(seg.text[seg.starts[first]:seg.ends[last]])
+        alias = self.aliases.get(text)
+        # the name is what follows the last title ("US Secretary of State John Kerry")
+        cut, title = 0, ""
+        k = 0
+        while k < len(lw):
+            for t in range(min(4, len(lw) - k), 0, -1):
+                phrase = " ".join(lw[k:k + t])
+                if phrase in self.lex["person_titles"] and k + t < len(lw):
+                    cut, title = k + t, phrase
+                    k += t - 1
+                    break
+            k += 1
+        if cut and (any(w in ("on", "for") for w in lw[:cut])
+                    or any(w in self.lex["organization_words"] or w in self.lex["government_words"]
+                           or w in ("on", "for", "of") for w in lw[cut:])):
+            cut, title = 0, ""  # "Commission on Presidential Debates" names no person
+        if all(w in self.lex["person_titles"] or w in self.lex["not_names"] or not w.isalpha() for w in lw):
+            return  # "Mr." or "Both Mr" alone names nobody
+        name_first = first + cut
+        while name_first <= last and seg.word(name_first).lower() in ("of", "the", "."):
+            name_first += 1
+        if name_first > last:
+            return
+        end = int(seg.ends[last]) - (2 if words[-1].endswith(("'s", "’s")) else 0)
+        span = (int(seg.starts[name_first]), end)
+        name = re.sub(r"\s+", " ", seg.text[span[0]:span[1]])
+        if alias and cut == 0:
+            ent = self._entity(alias[0], alias[1])
+        else:
+            ent = self._entity(name, "person" if title else self._name_type(name))
+        if title:
+            ent.type = "person"
+            ent.descriptions.add(" ".join(self._title_words(title.split())))
+            ent.descriptions.add(" ".join(self._title_words(lw[:cut])))
+        desc = self._description_before(first)
+        if desc:
+            ent.descriptions.add(desc)
+        gender = self._gender_of(lw[:cut], name.split()[0].lower())
+        if gender and not ent.gender:
+            ent.gender = gender
+        if ent.first_char == (0, 0) or (normalize(name) == normalize(ent.name)
+                                        and normalize(seg.text[slice(*ent.first_char)]) != normalize(ent.name)):
+            ent.first_char = span
+        ent.mentions.append((first, last))
+        self.mentions.append(Mention(first, last, ent))
+
+    def _merge_short_names(self) -> None:
+        """A one-word name joins the fuller name with the same last word mentioned most recently
+        before it ("Johnson" after "Jeh Johnson" is Jeh Johnson); one with no earlier full
+        mention joins the most mentioned one."""
+        for short in list(self.entities):
+            words = normalize(short.name).split()
+            if len(words) != 1 or short.type not in ("person", "other", "media", "organization"):
+                continue
+            want = ("person",) if short.type in ("person", "other") else ("media", "organization")
+            fuller = [e for e in self.entities if e is not short and e.type in want
+                      and len(normalize(e.name).split()) > 1 and normalize(e.name).split()[-1] == words[0]]
+            if not fuller:
+                continue
+            for m in self.mentions:
+                if m.entity is not short:
+                    continue
+                before = [(max((f for f, _ in e.mentions if f < m.first), default=-1), e) for e in fuller]
+                pos, target = max(before, key=lambda x: x[0])
+                if pos < 0:
+                    target = max(fuller, key=lambda e: len(e.mentions))
+                m.entity = target
+                target.mentions.append((m.first, m.last))
+                target.descriptions |= short.descriptions
+                target.gender = target.gender or short.gender
+            self._by_key[normalize(short.name)] = max(fuller, key=lambda e: len(e.mentions))
+            self.entities.remove(short)
+        for e in self.entities:
+            if e.type == "other" and normalize(e.name) in self.lex["countries"]:
+                e.type = "government"
+
+    def _description_before(self, first: int) -> str:
+        """A role noun phrase right before a name ("his Russian counterpart" -> "russian counterpart")."""
+        seg = self.seg
+        words = []
+        k = first - 1
+        while k >= 0 and len(words) < 4 and seg.sentence[k] == seg.sentence[first] and seg.word(k).replace("-", "").isalpha():
+            w = seg.word(k).lower()
+            if w in self.lex["determiners"] or (seg.case[k] != CASE_LOWER and w not in self.lex["demonyms"]
+                                                and w not in self.lex["places"]):
+                break
+            words.append(w)
+            k -= 1
+        words.reverse()
+        if not words or (words[-1] not in self.lex["person_words"] and words[-1] not in self.lex["person_titles"]):
+            return ""
+        return " ".join(words)
+
+    def _gender_of(self, titles: list[str], first_name: str) -> Optional[str]:
+        for w in titles:
+            if w in ("mr", "sir", "king", "prince", "father", "lord", "congressman", "businessman", "chairman"):
+                return "m"
+            if w in ("mrs", "ms", "miss", "queen", "princess", "sister", "lady", "congresswoman", "first lady"):
+                return "f"
+        if first_name in self.lex["female_names"]:
+            return "f"
+        if first_name in self.lex["male_names"]:
+            return "m"
+        return None
+
+    def _name_type(self, name: str) -> str:
+        key = normalize(name)
+        words = key.split()
+        last = words[-1] if words else ""
+        alias = self.aliases.get(name)
+        if alias:
+            return alias[1]
+        if key in self.lex["countries"]:
+            return "government"
+        if key in self.lex["places"]:
+            return "other"
+        if key in self.lex["media_names"] or key.endswith(".com") or (last in self.lex["media_words"] and len(words) > 1):
+            return "media"
+        if any(w in self.lex["government_words"] for w in words):
+            return "government"
+        if any(w in self.lex["organization_words"] for w in words):
+            return "organization"
+        if words and (words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]):
+            return "person"
+        if key in self.lex["group_words"]:
+            return "group"  # "Republicans", "Democrats"
+        if len(words) == 1 and name.isupper() and len(name) > 1:
+            return "organization"
+        if 2 <= len(words) <= 4 and name.upper() != name:
+            return "person"
+        return "other"
+
+    def _entity(self, name: str, typ: str) -> Entity:
+        key = normalize(name)
+        if key not in self._by_key:
+            ent = Entity(name, typ)
+            self._by_key[key] = ent
+            self.entities.append(ent)
+        return self._by_key[key]
+
+    # -- resolution ----------------------------------------------------------------------------
+
+    def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
+                ) -> Optional[Speaker]:
+        """Speaker of a source span. ``history``: (word index, speaker) of earlier claims' sources."""
+        if source is None:
+            return None
+        rng = self.seg.word_range(source.start, source.end)
+        if rng is None:
+            return Speaker(source.text.strip() or "unknown", "unknown", None)
+        history = history or []
+        first, span_last = rng
+        seg = self.seg
+        while first < span_last and seg.word(first).lower() in _PREPOSITIONS:
+            first += 1  # "from the Senate banking committee"
+        last = self._head_end(first, span_last)
+        apposed = self._appositive_person(last, span_last)
+        if apposed is not None and not self._person_ends_at(last):
+            ent = apposed.entity
+            return Speaker(ent.name, ent.type, self._mention_span(ent))
+        text = seg.text[seg.starts[first]:seg.ends[last]]
+        key = normalize(text)
+        if first == last:
+            word = re.split(r"['’]", key)[0]  # "she'll"
+            if word in self.lex["relative_pronouns"]:
+                return self._relative(first) or Speaker(text, "unknown", None)
+            kind = None if (text.isupper() and len(text) > 1) else self._pronoun_kind(word)
+            if kind:
+                return self._pronoun(first, kind, history) or Speaker(text, "unknown", None)
+        alias = self.aliases.get(text)
+        if alias:
+            return Speaker(alias[0], alias[1], self._span_of_name(alias[0]) or source)
+        named = self._named(first, last)
+        if named is not None:
+            return named
+        return self._description(first, last, history)
+
+    def _head_end(self, first: int, last: int) -> int:
+        """Last word of the head: before an appositive, parenthesis or relative clause. A list
+        of names ("Jeff Merkley (D-Ore.), Sherrod Brown and ...") stays whole."""
+        seg = self.seg
+        k = first + 1
+        while k <= last:
+            w = seg.word(k).lower()
+            if w == "(" and self._person_ends_at(k - 1):
+                while k <= last and seg.word(k) != ")":
+                    k += 1  # "(D-Ore.)" after a name
+                k += 1
+                continue
+            if w in _HEAD_BREAKS:
+                if w == "," and self._person_starts_at(k + 1) and self._person_ends_at(k - 1):
+                    k += 1
+                    continue
+                return self._trim(first, k - 1)
+            k += 1
+        return self._trim(first, last)
+
+    def _trim(self, first: int, last: int) -> int:
+        """Drop trailing punctuation and a trailing parenthesis ("Joseph Crowley (D-N.Y.)")."""
+        seg = self.seg
+        while last > first:
+            if seg.word(last) == ")":
+                k = last
+                while k > first and seg.word(k) != "(":
+                    k -= 1
+                if k > first:
+                    last = k - 1
+                    continue
+            if not any(ch.isalnum() for ch in seg.word(last)):
+                last -= 1
+                continue
+            break
+        return last
+
+    def _person_starts_at(self, k: int) -> bool:
+        return any(m.first == k and m.entity.type == "person" for m in self.mentions)
+
+    def _person_ends_at(self, k: int) -> bool:
+        seg = self.seg
+        while k >= 0 and seg.word(k) == ")":
+            while k >= 0 and seg.word(k) != "(":
+                k -= 1
+            k -= 1
+        return any(m.last == k and m.entity.type == "person" for m in self.mentions)
+
+    def _appositive_person(self, head_last: int, last: int) -> Optional[Mention]:
+        """"Apple's chief executive, Tim Cook,": the person named right after the comma."""
+        k = head_last + 1
+        if k <= last and self.seg.word(k) == ",":
+            for m in self.mentions:
+                if m.first == k + 1 and m.last <= last and m.entity.type == "person":
+                    return m
+        return None
+
+    def _pronoun_kind(self, word: str) -> Optional[str]:
+        lex = self.lex
+        if word in lex["male_pronouns"]:
+            return "m"
+        if word in lex["female_pronouns"]:
+            return "f"
+        if word in lex["thing_pronouns"]:
+            return "it"
+        if word in lex["plural_pronouns"]:
+            return "they"
+        if word in ("i", "me", "my"):
+            return "i"
+        return None
+
+    def _mentions_in(self, first: int, last: int) -> list[Mention]:
+        return [m for m in self.mentions if m.first >= first and m.last <= last]
+
+    def _named(self, first: int, last: int) -> Optional[Speaker]:
+        """A speaker from the names inside the head words first..last, or None if it has none."""
+        seg = self.seg
+        inside = self._mentions_in(first, last)
+        if not inside:
+            return None
+        words = [seg.word(k).lower() for k in range(first, last + 1)]
+        if len(inside) >= 2 and "and" in words and self._coordinated(inside, last):
+            names = list(dict.fromkeys(m.entity.name for m in inside))
+            if len(names) >= 2:
+                joined = ", ".join(names[:-1]) + " and " + names[-1]
+                return Speaker(joined, "group", self._mention_span(inside[0].entity))
+        head = inside[-1]
+        ent = head.entity
+        tail = [seg.word(k) for k in range(head.last + 1, last + 1) if seg.word(k)[:1].isalnum()]
+        possessive = seg.word(head.last).endswith(("'s", "’s"))
+        if not tail:
+            if inside[0] is not head and not possessive and inside[0].last + 1 <= last \
+                    and seg.word(inside[0].last + 1).lower() in ("of", "for", "at", "from", "with", "on"):
+                ent = inside[0].entity  # "John Smith of the Heritage Foundation"
+            typ = "person" if ent.type == "other" and len(ent.name.split()) == 1 else ent.type
+            return Speaker(ent.name, typ, self._mention_span(ent))
+        # a name owning or modifying a noun: "Clinton's campaign", "the Trump campaign"
+        tail_words = self._noun_phrase([w.lower() for w in tail])
+        if not tail_words:
+            return Speaker(ent.name, ent.type, self._mention_span(ent))
+        if ent.type in ("person", "other") or possessive:
+            name = f"{ent.name} {' '.join(tail_words)}"
+            return Speaker(name, self._description_type(tail_words), self._mention_span(ent))
+        return None
+
+    def _coordinated(self, inside: list[Mention], last: int) -> bool:
+        """Names joined only by commas, "and", determiners and parentheses ("China and Russia",
+        "the United States, Britain and France", "Jon Tester (D-Mont.) and David Vitter")."""
+        seg = self.seg
+        depth = 0
+        for a, b in zip(inside, inside[1:]):
+            for k in range(a.last + 1, b.first):
+                w = seg.word(k).lower()
+                if w == "(":
+                    depth += 1
+                elif w == ")":
+                    depth -= 1
+                elif depth == 0 and w not in (",", "and", "the", "both"):
+                    return False
+        tail = [seg.word(k) for k in range(inside[-1].last + 1, last + 1) if seg.word(k)[:1].isalnum()]
+        return not tail or all(w.lower() in ("all", "both") for w in tail)
+
+    def _noun_phrase(self, words: list[str]) -> list[str]:
+        """Words up to the first preposition, without determiners."""
+        out = []
+        for w in words:
+            if w in _PREPOSITIONS or w in _HEAD_BREAKS:
+                break
+            if w not in self.lex["determiners"] and any(ch.isalnum() for ch in w):
+                out.append(w)
+        return out
+
+    def _mention_span(self, ent: Entity) -> Optional[Span]:
+        s, e = ent.first_char
+        return Span.of(self.seg.text, s, e) if e > s else None
+
+    def _span_of_name(self, name: str) -> Optional[Span]:
+        ent = self._by_key.get(normalize(name))
+        return self._mention_span(ent) if ent else None
+
+    def _candidates(self, pos: int, history: list[tuple[int, Speaker]]):
+        """(word index, speaker, weight as a claim source, gender) of everything named before ``pos``."""
+        out = []
+        for m in self.mentions:
+            if m.last < pos:
+                e = m.entity
+                out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), 0.0, e.gender))
+        for idx, sp in history:
+            if idx < pos and sp is not None and sp.type != "unknown":
+                ent = self._by_key.get(normalize(sp.name))
+                # an unresolved description is a weaker antecedent than a named speaker
+                out.append((idx, sp, 1.2 if sp.mention is not None else 0.6, ent.gender if ent else None))
+        return out
+
+    def _pronoun(self, pos: int, kind: str, history: list[tuple[int, Speaker]]) -> Optional[Speaker]:
+        seg = self.seg
+        sent = int(seg.sentence[pos])
+        inside_quote = seg.quote[pos] != QUOTE_OUT
+        best, best_score = None, -1e9
+        for idx, sp, source_weight, gender in self._candidates(pos, history):
+            dist = sent - int(seg.sentence[idx])
+            if dist > 6:
+                continue
+            if kind in ("m", "f", "i"):
+                if sp.type != "person":
+                    continue
+                if kind in ("m", "f") and gender and gender != kind:
+                    continue
+            elif kind == "it":
+                if sp.type in ("person", "group", "unknown"):
+                    continue
+            elif kind == "they":
+                if sp.type == "person" and " and " not in sp.name:
+                    continue
+            score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
+            if kind in ("m", "f") and gender == kind:
+                score += 0.3
+            if kind == "i" and inside_quote and source_weight:
+                score += 1.0
+            if score > best_score:
+                best, best_score = sp, score
+        return best
+
+    def _is_sentence_subject(self, idx: int) -> bool:
+        seg = self.seg
+        k = idx - 1
+        while k >= 0 and seg.sentence[k] == seg.sentence[idx]:
+            w = seg.word(k).lower()
+            if w.isalpha() and w not in self.lex["determiners"] and w not in self.lex["person_titles"] \
+                    and seg.case[k] == CASE_LOWER:
+                return False
+            k -= 1
+        return True
+
+    def _relative(self, pos: int) -> Optional[Speaker]:
+        """Antecedent of "who": the noun phrase ending just before it (skipping a comma and a
+        parenthesis such as "(D-Ky.)")."""
+        seg = self.seg
+        k = pos - 1
+        if k >= 0 and seg.word(k) == ",":
+            k -= 1
+        if k >= 0 and seg.word(k) == ")":
+            while k >= 0 and seg.word(k) != "(":
+                k -= 1
+            k -= 1
+        if k < 0:
+            return None
+        for m in reversed(self.mentions):
+            if m.first <= k <= m.last:
+                e = m.entity
+                return Speaker(e.name, e.type, self._mention_span(e))
+        end = k
+        stop = {"of", "in", "on", "at", "for", "with", "by", "from", "to", "and", "or", ",", "that"}
+        while k >= 0 and seg.sentence[k] == seg.sentence[end] and seg.word(k).lower() not in stop \
+                and seg.word(k).lower() not in self.lex["determiners"] and seg.word(k).isalpha():
+            k -= 1
+        if k + 1 > end:
+            return None
+        text = seg.text[seg.starts[k + 1]:seg.ends[end]]
+        return Speaker(text, self._description_type(text.lower().split()),
+                       Span.of(seg.text, int(seg.starts[k + 1]), int(seg.ends[end])))
+
+    def _description(self, first: int, last: int, history: list[tuple[int, Speaker]]) -> Speaker:
+        seg = self.seg
+        raw = [seg.word(k).lower() for k in range(first, last + 1)]
+        words = self._noun_phrase(raw)
+        words = self._title_words(words)
+        head = words[-1] if words else ""
+        definite = bool(raw) and raw[0] in ("the", "this", "that", "these", "those")
+        phrase = " ".join(words)
+        # a description the article attached to a named person ("the secretary of state")
+        if words:
+            best = None
+            for m in self.mentions:
+                if m.first < first and any(d == phrase or d.endswith(" " + phrase) or phrase.endswith(" " + d)
+                                           for d in m.entity.descriptions):
+                    best = m.entity
+            if best is not None:
+                return Speaker(best.name, best.type, self._mention_span(best))
+        if raw and raw[0] in ("his", "her", "their", "its") and words:
+            kind = {"his": "m", "her": "f", "their": "they", "its": "it"}[raw[0]]
+            owner = self._pronoun(first, kind, history)
+            if owner is not None:
+                return Speaker(f"{owner.name} {phrase}", self._description_type(words), owner.mention)
+        if definite and head:
+            person_head = head in self.lex["person_words"] or head in self.lex["person_titles"]
+            if person_head:
+                # "the nominee", "the judge": a person the article gave that role
+                best = None
+                for m in self.mentions:
+                    if m.first < first and m.entity.type == "person" and any(
+                            d.split()[-1:] == [head] for d in m.entity.descriptions):
+                        best = m.entity
+                if best is not None:
+                    return Speaker(best.name, best.type, self._mention_span(best))
+            # "the campaign", "the ad": an earlier speaker with the same head noun
+            for idx, sp in reversed(history):
+                if idx < first and sp is not None and sp.mention is not None \
+                        and normalize(sp.name).split()[-1:] == [head]:
+                    return sp
+            # "the commission", "the newspaper": an earlier name with that word, or of that kind
+            kinds = {"newspaper": "media", "paper": "media", "outlet": "media", "network": "media",
+                     "publication": "media", "magazine": "media", "site": "media", "channel": "media"}
+            for m in reversed(self.mentions):
+                if m.first >= first:
+                    continue
+                ent = m.entity
+                if ent.type != "person" and (head in normalize(ent.name).split() or kinds.get(head) == ent.type):
+                    return Speaker(ent.name, ent.type, self._mention_span(ent))
+        return Speaker(self._np_text(first, last) or seg.text[seg.starts[first]:seg.ends[last]],
+                       self._description_type(words), None)
+
+    def _np_text(self, first: int, last: int) -> str:
+        """The original text of a description's noun phrase, without determiners or what follows
+        its first preposition ("A spokeswoman for X" -> "spokeswoman")."""
+        seg = self.seg
+        k = first
+        while k <= last and seg.word(k).lower() in self.lex["determiners"]:
+            k += 1
+        end = k
+        while end <= last:
+            w = seg.word(end).lower()
+            if w in _HEAD_BREAKS or (w in _PREPOSITIONS and not (
+                    w == "of" and end > k and seg.word(end - 1).lower() in _QUANTIFIERS)):
+                break
+            end += 1
+        if end <= k:
+            return ""
+        return re.sub(r"\s+", " ", seg.text[seg.starts[k]:seg.ends[end - 1]])
+
+    def _description_type(self, words: list[str]) -> str:
+        if not words:
+            return "unknown"
+        head = words[-1]
+        lex = self.lex
+        if head in lex["document_words"]:
+            return "document"
+        if " ".join(words) in lex["media_names"] or head in ("newspaper", "outlet", "network", "magazine"):
+            return "media"
+        if head in lex["group_words"]:
+            return "group"
+        if head in lex["person_words"]:
+            return "person"
+        if head in lex["government_words"]:
+            return "government"
+        if head in lex["organization_words"]:
+            return "organization"
+        return "other"
+
+
+@functools.lru_cache(maxsize=1)
+def default_aliases() -> AliasTable:
+    return AliasTable.load()
+
+
+def resolve_sources(seg: Segmented, sources: list[Optional[Span]],
+                    aliases: Optional[AliasTable] = None) -> list[Optional[Speaker]]:
+    """Speakers for the sources of one article's claims, given in text order.
+
+    "I" or "we" inside a quotation speaks for whoever is quoted: the nearest other source
+    outside quotation marks in the same paragraph, before or after it ("'I think ...,' said X").
+    """
+    r = Resolver(seg, aliases)
+    history: list[tuple[int, Speaker]] = []
+    out: list[Optional[Speaker]] = []
+    positions: list[Optional[int]] = []
+    deferred = []
+    for n, src in enumerate(sources):
+        rng = seg.word_range(src.start, src.end) if src is not None else None
+        positions.append(rng[0] if rng else None)
+        if rng and rng[0] == rng[1] and seg.quote[rng[0]] != QUOTE_OUT \
+                and normalize(src.text) in ("i", "we", "me", "us"):
+            deferred.append(n)
+            out.append(None)
+            continue
+        sp = r.resolve(src, history)
+        out.append(sp)
+        if rng and sp is not None:
+            history.append((rng[0], sp))
+    for n in deferred:
+        pos = positions[n]
+        cands = [(abs(positions[m] - pos), out[m]) for m in range(len(sources))
+                 if m not in deferred and out[m] is not None and positions[m] is not None
+                 and seg.paragraph[positions[m]] == seg.paragraph[pos] and seg.quote[positions[m]] == QUOTE_OUT]
+        out[n] = min(cands, key=lambda c: c[0])[1] if cands else r.resolve(sources[n], history)
+    return out

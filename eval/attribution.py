@@ -1,0 +1,196 @@
+"""Attribution quality on PolNeAR (DESIGN.md section 5), beside a rule-based baseline and the
+human agreement ceiling.
+
+    python -m eval.attribution --split dev
+    python -m eval.attribution --split dev --model runs/attribution --json dev.json
+
+Per role (source, cue, content): exact-match and overlap P/R/F1 over word tokens; claim-level
+P/R/F1; speaker accuracy on the hand-checked speaker set (eval/data/speakers_dev.jsonl).
+95% intervals are bootstrap percentiles over articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+from claims import corpora
+from claims.segment import segment
+
+from . import baseline
+from .metrics import ROLES, DocScores, bootstrap, match_claims, score_document, summarize
+
+SPEAKERS_FILE = Path(__file__).resolve().parent / "data" / "speakers_dev.jsonl"
+
+
+def claim_dicts(result) -> list[dict]:
+    """An ArticleResult's claims as metric dicts of (start, end) lists."""
+    return [{"source": [(c.source.start, c.source.end)] if c.source else [],
+             "cue": [(c.cue.start, c.cue.end)] if c.cue else [],
+             "content": [(s.start, s.end) for s in c.content],
+             "speaker": c.speaker.name if c.speaker else None,
+             "confidence": c.confidence} for c in result.claims]
+
+
+def run_model(articles: list[dict], model_dir: str | None = None, progress: bool = True, **kw) -> list:
+    from claims.analyzer import Analyzer
+
+    an = Analyzer(model=model_dir, stance_model=False, **kw)
+    out = []
+    t0 = time.time()
+    for n, r in enumerate(an.analyze_many((a["id"], a["text"]) for a in articles), 1):
+        out.append(r)
+        if progress and n % 20 == 0:
+            print(f"  {n}/{len(articles)} articles ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+    return out
+
+
+def score_model(articles: list[dict], results: list) -> list[DocScores]:
+    return [score_document(segment(a["text"]), claim_dicts(r), corpora.gold_claims(a["attributions"]))
+            for a, r in zip(articles, results)]
+
+
+def score_baseline(articles: list[dict]) -> list[DocScores]:
+    out = []
+    for a in articles:
+        seg = segment(a["text"])
+        out.append(score_document(seg, baseline.predict(seg), corpora.gold_claims(a["attributions"])))
+    return out
+
+
+def score_human(agreement: list[dict]) -> list[DocScores]:
+    """Every ordered pair of annotators of an article: one as prediction, the other as gold."""
+    out = []
+    for a in agreement:
+        seg = segment(a["text"])
+        anns = a["annotations"]
+        for x, y in itertools.permutations(range(len(anns)), 2):
+            out.append(score_document(seg, corpora.gold_claims(anns[x]["attributions"]),
+                                      corpora.gold_claims(anns[y]["attributions"])))
+    return out
+
+
+def load_speaker_set(path: Path = SPEAKERS_FILE) -> dict[tuple[str, str], dict]:
+    if not path.exists():
+        return {}
+    return {(d["article"], d["attribution"]): d for d in corpora.read_jsonl(path)}
+
+
+def _name_ok(name: str | None, accept: list[str]) -> bool:
+    from claims.resolve import normalize
+    return name is not None and normalize(name) in {normalize(x) for x in accept}
+
+
+def speaker_scores(articles: list[dict], results: list, speaker_set: dict) -> dict:
+    """Speaker accuracy on the speaker set: (1) on claims the model found (matched to the gold
+    attribution), (2) the resolver alone, given the gold source span of every attribution."""
+    from claims.doc import Span
+    from claims.resolve import resolve_sources
+
+    by_article: dict[str, list[dict]] = {}
+    for (aid, _), d in speaker_set.items():
+        by_article.setdefault(aid, []).append(d)
+    e2e_ok = e2e_n = gold_ok = gold_n = 0
+    by_kind: dict[str, list[int]] = {}
+    for a, r in zip(articles, results):
+        if a["id"] not in by_article:
+            continue
+        entries = {d["attribution"]: d for d in by_article[a["id"]]}
+        gold = corpora.gold_claims(a["attributions"])
+        pred = claim_dicts(r)
+        for i, j in match_claims(pred, gold):
+            d = entries.get(gold[j]["id"])
+            if d is None:
+                continue
+            e2e_n += 1
+            e2e_ok += _name_ok(pred[i]["speaker"], d["accept"])
+        # resolver on gold sources, in text order with gold history
+        seg = segment(a["text"])
+        atts = sorted((x for x in a["attributions"] if x["source"]), key=lambda x: x["source"][0][0])
+        speakers = resolve_sources(seg, [Span.of(a["text"], *x["source"][0]) for x in atts])
+        for x, sp in zip(atts, speakers):
+            d = entries.get(x["id"])
+            if d is None:
+                continue
+            ok = _name_ok(sp.name if sp else None, d["accept"])
+            gold_n += 1
+            gold_ok += ok
+            by_kind.setdefault(d["kind"], [0, 0])
+            by_kind[d["kind"]][0] += ok
+            by_kind[d["kind"]][1] += 1
+    return {"speaker_acc_matched": 100 * e2e_ok / e2e_n if e2e_n else 0.0, "speaker_n_matched": e2e_n,
+            "speaker_acc_gold_sources": 100 * gold_ok / gold_n if gold_n else 0.0, "speaker_n_gold": gold_n,
+            "speaker_acc_by_kind": {k: {"acc": 100 * v[0] / v[1], "n": v[1]} for k, v in sorted(by_kind.items())}}
+
+
+def print_table(rows: dict[str, dict], intervals: dict | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="PolNeAR attribution (F1, %)")
+    t.add_column("system")
+    cols = [f"exact_{r}_f" for r in ROLES] + [f"overlap_{r}_f" for r in ROLES] + ["claim_f"]
+    heads = ["exact src", "exact cue", "exact content", "overlap src", "overlap cue", "overlap content", "claim"]
+    for h in heads:
+        t.add_column(h, justify="right")
+    for name, m in rows.items():
+        cells = []
+        for c in cols:
+            v = f"{m[c]:.1f}"
+            if intervals and name in intervals and c in intervals[name]:
+                lo, hi = intervals[name][c]
+                v += f" [{lo:.1f}, {hi:.1f}]"
+            cells.append(v)
+        t.add_row(name, *cells)
+    Console().print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Attribution metrics on PolNeAR, with baseline and human ceiling.")
+    ap.add_argument("--split", default="dev", choices=["dev", "train"])
+    ap.add_argument("--data", default=None, help="shared data folder (default $CLAIMS_DATA or ../shared/data)")
+    ap.add_argument("--model", default=None, help="attribution model directory (default: the shipped one)")
+    ap.add_argument("--limit", type=int, default=0, help="score only the first N articles")
+    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
+    ap.add_argument("--stride", type=int, default=None, help="window step at inference")
+    ap.add_argument("--json", default=None, help="also write all figures to this file")
+    args = ap.parse_args(argv)
+
+    path = corpora.polnear_path(args.split, args.data)
+    if not path.exists():
+        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
+        return 2
+    articles = corpora.polnear(args.split, args.data)
+    if args.limit:
+        articles = articles[:args.limit]
+    t0 = time.time()
+    results = run_model(articles, args.model, stride=args.stride)
+    elapsed = time.time() - t0
+    model_docs = score_model(articles, results)
+    rows = {"claims (this model)": summarize(model_docs), "rule baseline (quotes + verbs)": summarize(score_baseline(articles))}
+    agreement = corpora.polnear_path("agreement", args.data)
+    if agreement.exists():
+        rows["human (annotator pairs)"] = summarize(score_human(corpora.polnear("agreement", args.data)))
+    intervals = {"claims (this model)": bootstrap(model_docs, args.bootstrap)} if args.bootstrap else {}
+    print_table(rows, intervals)
+    m = rows["claims (this model)"]
+    print("model P/R: " + ", ".join(f"{k.replace('_p', '')} {m[k]:.1f}/{m[k[:-1] + 'r']:.1f}"
+                                    for k in m if k.endswith("_p")))
+    spk = speaker_scores(articles, results, load_speaker_set()) if args.split == "dev" else {}
+    if spk:
+        print(f"speaker accuracy: {spk['speaker_acc_matched']:.1f}% on {spk['speaker_n_matched']} matched claims; "
+              f"resolver on gold sources {spk['speaker_acc_gold_sources']:.1f}% of {spk['speaker_n_gold']} "
+              + "(" + ", ".join(f"{k} {v['acc']:.0f}% of {v['n']}" for k, v in spk["speaker_acc_by_kind"].items()) + ")")
+    print(f"{len(articles)} articles in {elapsed:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"split": args.split, "n_articles": len(articles), "rows": rows,
+                                               "intervals": intervals, "speakers": spk}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
