@@ -78,7 +78,7 @@ class Analyzer:
             from .stance import StanceModel, DEFAULT_STANCE_DIR
             path = Path(stance_model) if stance_model not in (None, True) else DEFAULT_STANCE_DIR
             if stance_model not in (None, True) or (path / "config.json").exists():
-                self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer)
+                self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
                 if self.stance.shared_layers != self.model.shared_layers:
                     raise ValueError("the stance and attribution models were trained on different trunks")
         self.disputes = disputes if disputes is not None else disputes_mod.default()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -23,7 +24,8 @@ from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
 from .tagger import LABELS, TaggedSpan, TaggerNet, decode
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "attribution"
+DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
+                         or Path(__file__).resolve().parent / "models" / "attribution")
 
 CONFIDENCE_FEATURES = ("bias", "log_cue_prob", "log_content_prob", "log_content_link", "log_source_link",
                        "has_source", "n_fragments", "log_content_words")

@@ -262,6 +262,10 @@ def fit_linker(docs: list[tuple[Segmented, list[dict]]], C: float = 1.0) -> Link
         for q, s, f in source_pairs(seg, spans, contents_of):
             Xs.append(f)
             ys.append((id(q), id(s)) in pos_s)
+    for name, y in (("content-cue", yc), ("cue-source", ys)):
+        if len(set(y)) < 2:
+            raise ValueError(f"cannot fit the linker: the {name} pairs of the training documents are all "
+                             f"{'links' if y and y[0] else 'non-links'}; more varied documents are needed")
     content = LogisticScorer(CONTENT_FEATURES).fit(np.asarray(Xc), np.asarray(yc), C)
     source = LogisticScorer(SOURCE_FEATURES).fit(np.asarray(Xs), np.asarray(ys), C)
     return Linker(content, source)

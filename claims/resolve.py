@@ -158,7 +158,8 @@ class Resolver:
         if base in self.lex["never_names"]:
             return False
         known = (base in self.lex["male_names"] or base in self.lex["female_names"]
-                 or base in self.lex["countries"] or self.aliases.get(base) is not None)
+                 or base in self.lex["countries"] or self.aliases.get(base) is not None
+                 or base in self.lex["person_titles"] and i + 1 < len(seg) and seg.case[i + 1] != CASE_NONE)
         if int(seg.paragraph[i]) in self._headline_pars:
             # In Title Case Headlines every word is capitalised: trust only names seen elsewhere
             return known or base in self._midsentence_caps
@@ -407,7 +408,23 @@ class Resolver:
         named = self._named(first, last)
         if named is not None:
             return named
+        if all(seg.case[k] not in (CASE_LOWER, CASE_NONE) for k in range(first, last + 1)
+               if seg.word(k).isalpha()) and any(seg.word(k).isalpha() for k in range(first, last + 1)):
+            # a capitalised source the inventory passed over ("Kerry said ..." opening a text)
+            self._add_mention(first, last)
+            named = self._named(first, last)
+            if named is not None:
+                return named
         return self._description(first, last, history)
+
+    def _add_mention(self, first: int, last: int) -> None:
+        n = len(self.mentions)
+        self._add_chunk(first, last)
+        if len(self.mentions) > n:
+            m = self.mentions.pop()
+            if m.entity.type == "other" and len(m.entity.mentions) == 1:
+                m.entity.type = "person"  # it speaks: most likely a person
+            self.mentions.insert(sum(1 for x in self.mentions if x.first < m.first), m)
 
     def _head_end(self, first: int, last: int) -> int:
         """Last word of the head: before an appositive, parenthesis or relative clause. A list
@@ -509,7 +526,7 @@ class Resolver:
         tail_words = self._noun_phrase([w.lower() for w in tail])
         if not tail_words:
             return Speaker(ent.name, ent.type, self._mention_span(ent))
-        if ent.type in ("person", "other") or possessive:
+        if ent.type == "person" or possessive:
             name = f"{ent.name} {' '.join(tail_words)}"
             return Speaker(name, self._description_type(tail_words), self._mention_span(ent))
         return None

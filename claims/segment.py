@@ -208,6 +208,7 @@ class Window:
     word_index: np.ndarray       # (L,) word index of each position, -1 for specials/non-first subwords
     sub_word: np.ndarray         # (L,) word index of each subword (also non-first), -1 for specials
     weight: np.ndarray           # (L,) how central each position is; the most central prediction wins
+    sub_start: int = 0           # index of the first subword of the window in the article
 
 
 @dataclass
@@ -259,7 +260,7 @@ def windows(sub: Subwords, article: int, cls_id: int, sep_id: int,
         left = pos + (0 if s > 0 else body)
         right = (e - s - 1 - pos) + (0 if e < n else body)
         weight = np.concatenate([[-1], np.minimum(left, right), [-1]]).astype(np.float32)
-        out.append(Window(article, ids, words, sub_word, weight))
+        out.append(Window(article, ids, words, sub_word, weight, s))
     return out
 
 

@@ -1,0 +1,174 @@
+"""Command line: ``claims analyze``, ``claims batch``, ``claims stance`` (and the console commands).
+
+Exit codes: 0 success; 1 a batch job finished but some items failed; 2 the command could not run
+(bad arguments, unreadable input, bad disputes file, missing model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def read_text_arg(path: str, max_chars: int) -> tuple[str, str]:
+    """(id, text) from a file path or '-' (stdin), decoded strictly as UTF-8."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise UserError(f"{path}: no such file")
+        if p.is_dir():
+            raise UserError(f"{path}: is a directory; give one article file (or use `claims batch`)")
+        size = p.stat().st_size
+        if size > 4 * max_chars + 16:
+            raise UserError(f"{path}: {size:,} bytes is too large for one article (limit {max_chars:,} characters; "
+                            "split it, or raise the limit with --max-chars)")
+        try:
+            data = p.read_bytes()
+        except OSError as e:
+            raise UserError(f"{path}: cannot read: {e.strerror}") from None
+        name = p.stem
+    if b"\x00" in data:
+        raise UserError(f"{path}: looks like a binary file (NUL bytes), not article text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}); convert it with "
+                        f"`iconv -f <encoding> -t utf-8`") from None
+    return name, text
+
+
+def load_disputes(path: str | None):
+    from . import disputes
+    try:
+        return disputes.load(path) if path else disputes.default()
+    except disputes.DisputeError as e:
+        raise UserError(str(e)) from None
+
+
+def make_analyzer(args, disputes):
+    from .analyzer import Analyzer
+    from .extract import ModelError
+    try:
+        return Analyzer(model=args.model, stance_model=False if args.no_stance else args.stance_model,
+                        disputes=disputes, max_chars=args.max_chars)
+    except ModelError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_analyze(args) -> int:
+    from .analyzer import InputError
+    name, text = read_text_arg(args.file, args.max_chars)
+    disputes = load_disputes(args.disputes)
+    try:
+        from .analyzer import check_text
+        check_text(text, args.max_chars)
+    except InputError as e:
+        raise UserError(f"{args.file}: {e}") from None
+    analyzer = make_analyzer(args, disputes)
+    result = analyzer.analyze(text, id=args.id or name)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(include_text=args.include_text), ensure_ascii=False, indent=2) + "\n")
+    else:
+        from .render import print_result
+        print_result(result)
+    return EXIT_OK
+
+
+def cmd_batch(args) -> int:
+    from .batch import BatchError, run_batch
+    disputes = load_disputes(args.disputes)
+    try:
+        summary = run_batch(args, disputes)
+    except BatchError as e:
+        raise UserError(str(e)) from None
+    return EXIT_OK if summary.failed == 0 else EXIT_SOME_FAILED
+
+
+def cmd_stance(args) -> int:
+    from .stance_cli import run_stance
+    return run_stance(args)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--disputes", metavar="FILE", help="disputes TOML (default: the seed disputes)")
+    p.add_argument("--model", metavar="DIR", help="attribution model directory (default: shipped)")
+    p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
+    p.add_argument("--no-stance", action="store_true", help="extract claims only")
+    p.add_argument("--max-chars", type=int, default=200_000, help="longest accepted article (characters)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = argparse.ArgumentParser(prog="claims", description="Who claims what in the news, and where each "
+                                 "speaker stands on the disputes you track.")
+    ap.add_argument("--version", action="version", version=f"claims {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="analyse one article (a table, or the result JSON)")
+    p.add_argument("file", metavar="FILE", help="a UTF-8 text file, or - for stdin")
+    p.add_argument("--json", action="store_true", help="print the result JSON (DESIGN.md 3.2)")
+    p.add_argument("--include-text", action="store_true", help="with --json, include the article text")
+    p.add_argument("--id", help="article id in the output (default: the file name)")
+    add_model_args(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("batch", help="analyse many articles: JSONL, CSV or Parquet in, one result per line out")
+    p.add_argument("input", metavar="INPUT", help="JSONL ({'id','text',...} per line), CSV or Parquet; - for stdin")
+    p.add_argument("-o", "--output", required=True, help="output .jsonl (or .parquet)")
+    p.add_argument("--id-field", default="id")
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="input format (default: from the name)")
+    p.add_argument("--overwrite", action="store_true", help="start fresh instead of resuming")
+    p.add_argument("--batch-size", type=int, default=8, help="articles per model batch")
+    p.add_argument("--workers", type=int, default=1, help="processes, each with its own model")
+    p.add_argument("--ordered", action="store_true", help="with --workers, keep input order in the output")
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local instance)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_model_args(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("stance", help="stance of single (target, text) pairs: JSONL in, JSONL out")
+    p.add_argument("input", metavar="PAIRS", help="JSONL with {'id','target','text'} per line; - for stdin")
+    p.add_argument("-o", "--output", required=True, help="output JSONL ({'id','label','scores'} per line)")
+    p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
+    p.add_argument("--model", metavar="DIR", help="attribution model that marks sources and cues (default: shipped)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_stance)
+
+    try:
+        from .console.cli import add_console_commands
+    except ImportError:
+        pass
+    else:
+        add_console_commands(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"claims: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("claims: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Stance of each claim toward each dispute: favor / against / neutral / unrelated.
+
+Late interaction, so the cost stays near one encoder pass however many disputes are tracked:
+
+* the stance model's own top layers run once over the article windows, on the frozen trunk states
+  the tagger also uses, giving contextual states for every subword of the article;
+* each proposition is encoded once per run (cached by its text);
+* a small head lets the proposition's tokens attend to the claim's tokens, each marked with its
+  role (source, cue, content), and classifies the pair. The cue's and source's roles are what
+  make "Moscow denies the allegations" come out against a proposition its content never states.
+
+The head is trained on the stance corpora (``training.stance``), where the text's own
+attributions (found by the tagger) supply the roles. Probabilities are temperature-scaled on dev.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .doc import STANCE_LABELS, ArticleResult, Dispute, Stance
+from .encoder import EncoderConfig, Top, attention_mask
+from .segment import Prepared
+
+DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")
+                          or Path(__file__).resolve().parent / "models" / "stance")
+
+ROLE_PAD, ROLE_SOURCE, ROLE_CUE, ROLE_CONTENT = range(4)
+MAX_CLAIM_TOKENS = 160   # subwords of one claim given to the head (source + cue + content)
+MAX_TARGET_TOKENS = 64
+
+
+class HeadBlock(nn.Module):
+    """Proposition tokens attend to themselves, then to the claim's tokens; then a feed-forward."""
+
+    def __init__(self, h: int, heads: int = 6, ff: int = 768, dropout: float = 0.1):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(h, heads, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(h, heads, dropout=dropout, batch_first=True)
+        self.n1, self.n2, self.n3 = nn.LayerNorm(h), nn.LayerNorm(h), nn.LayerNorm(h)
+        self.ff = nn.Sequential(nn.Linear(h, ff), nn.GELU(), nn.Linear(ff, h))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, q: torch.Tensor, q_pad: torch.Tensor, kv: torch.Tensor, kv_pad: torch.Tensor) -> torch.Tensor:
+        # q: (N, Lp, H) proposition tokens; kv: (N, Lc, H) claim tokens; *_pad: True at padding
+        x = self.n1(q + self.drop(self.self_attn(q, q, q, key_padding_mask=q_pad, need_weights=False)[0]))
+        x = self.n2(x + self.drop(self.cross_attn(x, kv, kv, key_padding_mask=kv_pad, need_weights=False)[0]))
+        return self.n3(x + self.drop(self.ff(x)))
+
+
+class StanceNet(nn.Module):
+    def __init__(self, cfg: EncoderConfig, top_layers: int, head_layers: int = 2, dropout: float = 0.1):
+        super().__init__()
+        h = cfg.hidden_size
+        self.top = Top(cfg, top_layers)
+        self.role = nn.Embedding(4, h)
+        nn.init.normal_(self.role.weight, std=0.02)
+        self.blocks = nn.ModuleList(HeadBlock(h, dropout=dropout) for _ in range(head_layers))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * h, h), nn.GELU(),
+                                        nn.Dropout(dropout), nn.Linear(h, len(STANCE_LABELS)))
+
+    def encode(self, trunk_states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Contextual states of this model's top layers, (B, L, H)."""
+        return self.top(trunk_states, ids)
+
+    def pair_logits(self, prop: torch.Tensor, prop_pad: torch.Tensor,
+                    claim: torch.Tensor, roles: torch.Tensor) -> torch.Tensor:
+        """prop: (N, Lp, H), prop_pad: (N, Lp) True at padding; claim: (N, Lc, H), roles: (N, Lc)
+        with ROLE_PAD at padding. Returns (N, 4) logits."""
+        claim_pad = roles == ROLE_PAD
+        kv = claim + self.role(roles)
+        x = prop
+        for block in self.blocks:
+            x = block(x, prop_pad, kv, claim_pad)
+        keep = (~prop_pad).unsqueeze(-1).float()
+        prop_mean = (x * keep).sum(1) / keep.sum(1).clamp(min=1)
+        content = (roles == ROLE_CONTENT).unsqueeze(-1).float()
+        content_mean = (claim * content).sum(1) / content.sum(1).clamp(min=1)
+        cue = (roles == ROLE_CUE).unsqueeze(-1).float()
+        cue_mean = (claim * cue).sum(1) / cue.sum(1).clamp(min=1)
+        feats = torch.cat([x[:, 0], prop_mean, content_mean * prop_mean, cue_mean], -1)
+        return self.classifier(feats)
+
+
+def pad_stack(rows: list[torch.Tensor], length: int, value: float = 0.0) -> torch.Tensor:
+    """Stack (L_i, ...) tensors into (N, length, ...), truncating or padding."""
+    out = rows[0].new_full((len(rows), length, *rows[0].shape[1:]), value)
+    for i, r in enumerate(rows):
+        n = min(len(r), length)
+        out[i, :n] = r[:n]
+    return out
+
+
+@dataclass
+class StanceModel:
+    net: StanceNet
+    config: dict
+    tokenizer: object
+    trunk: Optional[nn.Module] = None
+    path: Optional[Path] = None
+    _prop_cache: dict = field(default_factory=dict)
+
+    @property
+    def shared_layers(self) -> int:
+        return int(self.config["shared_layers"])
+
+    @property
+    def version(self) -> str:
+        return str(self.config.get("version", "unversioned"))
+
+    @property
+    def temperature(self) -> float:
+        return float(self.config.get("temperature", 1.0))
+
+    @classmethod
+    def load(cls, path: str | Path | None, encoder_config: EncoderConfig, tokenizer, trunk=None) -> "StanceModel":
+        from safetensors.torch import load_file
+        from .extract import ModelError
+
+        path = Path(path or DEFAULT_STANCE_DIR)
+        if not (path / "config.json").exists():
+            raise ModelError(f"no stance model at {path} (config.json missing); "
+                             "train one with `python -m training.stance --install`")
+        config = json.loads((path / "config.json").read_text())
+        if list(config.get("labels", [])) != list(STANCE_LABELS):
+            raise ModelError(f"{path}: stance labels {config.get('labels')} differ from {list(STANCE_LABELS)}")
+        net = StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),
+                        int(config.get("head_layers", 2)))
+        net.load_state_dict({k: v.float() for k, v in load_file(str(path / "stance.safetensors")).items()})
+        net.eval()
+        return cls(net, config, tokenizer, trunk, path)
+
+    # -- propositions ------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def proposition_states(self, texts: list[str], trunk=None) -> list[torch.Tensor]:
+        """(L_i, H) states per proposition, computed once per text and cached."""
+        trunk = trunk or self.trunk
+        missing = [t for t in dict.fromkeys(texts) if t not in self._prop_cache]
+        if missing:
+            encs = [self.tokenizer.encode(t).ids[:MAX_TARGET_TOKENS - 1] + [self.tokenizer.token_to_id("[SEP]")]
+                    for t in missing]
+            L = max(len(e) for e in encs)
+            ids = torch.zeros((len(encs), L), dtype=torch.long)
+            for i, e in enumerate(encs):
+                ids[i, :len(e)] = torch.tensor(e)
+            states = self.net.encode(trunk(ids), ids)
+            for i, t in enumerate(missing):
+                self._prop_cache[t] = states[i, :len(encs[i])].clone()
+        return [self._prop_cache[t] for t in texts]
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def encode_states(self, trunk_states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return self.net.encode(trunk_states, ids)
+
+    @torch.inference_mode()
+    def score_articles(self, results: list[ArticleResult], prepared: list[Prepared],
+                       window_states: list, disputes: list[Dispute], batch_pairs: int = 256) -> None:
+        """Set ``claim.stance`` for every claim of every result, from the stance states of the
+        article windows (a list of (windows, states (B, L, H)) batches)."""
+        if not disputes:
+            return
+        sub_states = _subword_states(prepared, window_states)
+        claim_rows, claim_roles, owners = [], [], []
+        for k, (res, prep) in enumerate(zip(results, prepared)):
+            for claim in res.claims:
+                idx, roles = claim_subwords(prep, claim)
+                if len(idx) == 0:
+                    continue
+                claim_rows.append(sub_states[k][idx])
+                claim_roles.append(torch.from_numpy(roles))
+                owners.append(claim)
+        if not owners:
+            return
+        props = self.proposition_states([d.proposition for d in disputes])
+        self._score_pairs(owners, claim_rows, claim_roles, props, disputes, batch_pairs)
+
+    def _score_pairs(self, owners, claim_rows, claim_roles, props, disputes, batch_pairs: int) -> None:
+        pairs = [(c, d) for c in range(len(owners)) for d in range(len(disputes))]
+        for b in range(0, len(pairs), batch_pairs):
+            chunk = pairs[b:b + batch_pairs]
+            probs = self.pair_probs([props[d] for _, d in chunk], [claim_rows[c] for c, _ in chunk],
+                                    [claim_roles[c] for c, _ in chunk])
+            for (c, d), p in zip(chunk, probs):
+                owners[c].stance[disputes[d].id] = _stance(p)
+
+    @torch.inference_mode()
+    def pair_probs(self, props: list[torch.Tensor], claims: list[torch.Tensor], roles: list[torch.Tensor]) -> np.ndarray:
+        logits = self.pair_logits(props, claims, roles)
+        return F.softmax(logits / self.temperature, -1).numpy()
+
+    def pair_logits(self, props, claims, roles) -> torch.Tensor:
+        lp = max(len(p) for p in props)
+        lc = min(max(len(c) for c in claims), MAX_CLAIM_TOKENS)
+        prop = pad_stack(props, lp)
+        prop_pad = pad_stack([torch.zeros(len(p), dtype=torch.bool) for p in props], lp, True)
+        claim = pad_stack(claims, lc)
+        role = pad_stack([r.long() for r in roles], lc, ROLE_PAD)
+        return self.net.pair_logits(prop, prop_pad, claim, role)
+
+    # -- single texts (claims stance PAIRS.jsonl) ----------------------------------------------
+
+    @torch.inference_mode()
+    def score_texts(self, targets: list[str], texts: list[str], roles: list[np.ndarray] | None, trunk,
+                    batch_size: int = 32) -> np.ndarray:
+        """Probabilities (N, 4) for (target, text) pairs; ``roles`` per subword of each text
+        (without specials), or None for all-content."""
+        out = []
+        for b in range(0, len(texts), batch_size):
+            chunk_t, chunk_x = targets[b:b + batch_size], texts[b:b + batch_size]
+            states, role_rows = encode_texts(self, chunk_x, trunk,
+                                             roles[b:b + batch_size] if roles is not None else None)
+            props = self.proposition_states(chunk_t, trunk)
+            out.append(self.pair_probs(props, states, role_rows))
+        return np.concatenate(out) if out else np.zeros((0, len(STANCE_LABELS)))
+
+
+def cut_text(text: str, tok, n: int) -> str:
+    """The prefix of a text that holds its first n subwords (all the stance model reads)."""
+    enc = tok.encode(text, add_special_tokens=False)
+    return text if len(enc.ids) <= n else text[:enc.offsets[n - 1][1]]
+
+
+@torch.inference_mode()
+def text_roles(texts: list[str], model, trunk, tok, max_len: int = 160, batch_size: int = 32,
+               progress=None) -> list[np.ndarray]:
+    """Role id per subword of each text (source, cue, else content), from the attribution model's
+    spans: a single text is read like a claim, its own attributions marking who says what."""
+    from .segment import collate, gather_words, prepare, windows
+    from .tagger import LABELS, decode
+
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
+    fill[0] = 0.0
+    out: list[np.ndarray] = []
+    for b in range(0, len(texts), batch_size):
+        prepared = [prepare(cut_text(t, tok, max_len), tok) for t in texts[b:b + batch_size]]
+        wins = [w for k, p in enumerate(prepared) for w in windows(p.sub, k, cls_id, sep_id, 256, 128)]
+        into = best = None
+        for c in range(0, len(wins), 64):
+            batch = wins[c:c + 64]
+            arr = {k: torch.from_numpy(v) for k, v in collate(batch, prepared).items()}
+            logits = model.net(trunk(arr["ids"]), arr["ids"], arr["case"], arr["quote"])
+            into, best = gather_words(batch, F.log_softmax(logits.float(), -1).numpy(),
+                                      [len(p.seg) for p in prepared], fill, into, best)
+        for k, p in enumerate(prepared):
+            word_role = np.full(len(p.seg), ROLE_CONTENT)
+            if into is not None:
+                for s in decode(p.seg, into[k]):
+                    if s.role in ("source", "cue"):
+                        word_role[s.first:s.last + 1] = ROLE_SOURCE if s.role == "source" else ROLE_CUE
+            sub_role = np.where(p.sub.word >= 0, word_role[np.clip(p.sub.word, 0, None)], ROLE_CONTENT)
+            out.append(sub_role.astype(np.int64))
+        if progress:
+            progress(b + len(prepared), len(texts))
+    return out
+
+
+def encode_texts(model: StanceModel, texts: list[str], trunk, roles: list[np.ndarray] | None,
+                 max_len: int = 256, grad: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Encode short texts on their own; returns per-text (L_i, H) states and role ids."""
+    tok = model.tokenizer
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    encs = [tok.encode(t, add_special_tokens=False).ids[:max_len - 2] for t in texts]
+    L = max(len(e) for e in encs) + 2
+    ids = torch.zeros((len(encs), L), dtype=torch.long)
+    for i, e in enumerate(encs):
+        ids[i, :len(e) + 2] = torch.tensor([cls_id, *e, sep_id])
+    with torch.no_grad():
+        h = trunk(ids)
+    states = model.net.encode(h, ids)
+    rows, role_rows = [], []
+    for i, e in enumerate(encs):
+        n = max(len(e), 1)
+        rows.append(states[i, 1:1 + n])
+        r = roles[i][:n] if roles is not None and roles[i] is not None and len(roles[i]) else np.full(n, ROLE_CONTENT)
+        if len(r) < n:
+            r = np.concatenate([r, np.full(n - len(r), ROLE_CONTENT)])
+        role_rows.append(torch.from_numpy(np.asarray(r, dtype=np.int64)))
+    return rows, role_rows
+
+
+def _stance(p: np.ndarray) -> Stance:
+    scores = {lab: float(p[i]) for i, lab in enumerate(STANCE_LABELS)}
+    return Stance(max(scores, key=scores.get), scores)
+
+
+def _subword_states(prepared: list[Prepared], window_states: list) -> list[torch.Tensor]:
+    """Per article, (n_subwords, H) states, each from the window where the subword is most central."""
+    H = window_states[0][1].shape[-1] if window_states else 384
+    out = [torch.zeros((len(p.sub.ids), H)) for p in prepared]
+    best = [np.full(len(p.sub.ids), -np.inf) for p in prepared]
+    for batch, states in window_states:
+        for r, w in enumerate(batch):
+            # window positions 1..n map to consecutive subwords starting at w.sub_start
+            n = len(w.input_ids) - 2
+            s = w.sub_start
+            better = w.weight[1:1 + n] > best[w.article][s:s + n]
+            if better.any():
+                pos = np.nonzero(better)[0]
+                out[w.article][s + pos] = states[r, 1 + pos].float()
+                best[w.article][s + pos] = w.weight[1 + pos]
+    return out
+
+
+def claim_subwords(prep: Prepared, claim) -> tuple[np.ndarray, np.ndarray]:
+    """Subword indices and role ids of a claim: source, cue, then content (truncated)."""
+    seg, sub = prep.seg, prep.sub
+    parts = []
+    for role, spans in ((ROLE_SOURCE, [claim.source] if claim.source else []),
+                        (ROLE_CUE, [claim.cue] if claim.cue else []),
+                        (ROLE_CONTENT, list(claim.content))):
+        for sp in spans:
+            rng = seg.word_range(sp.start, sp.end)
+            if rng is None:
+                continue
+            idx = np.nonzero((sub.word >= rng[0]) & (sub.word <= rng[1]))[0]
+            parts.append((idx, np.full(len(idx), role)))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    idx = np.concatenate([p[0] for p in parts])[:MAX_CLAIM_TOKENS]
+    roles = np.concatenate([p[1] for p in parts])[:MAX_CLAIM_TOKENS]
+    return idx, roles
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-label probability, equal-width bins."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood (grid, then refine)."""
+    lt = torch.from_numpy(np.asarray(logits, dtype=np.float32))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+    def nll(t: float) -> float:
+        return float(F.cross_entropy(lt / t, y))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
+    best = min(grid, key=nll)
+    fine = np.linspace(best * 0.9, best * 1.1, 41)
+    return float(min(fine, key=nll))

@@ -1,0 +1,90 @@
+"""``claims stance PAIRS.jsonl -o OUT.jsonl``: stance of single (target, text) pairs.
+
+Each input line is ``{"id", "target", "text"}``; each output line ``{"id", "label", "scores"}``,
+or ``{"id", "error": {"type", "message"}}`` for a line that cannot be scored. The text is read
+like a claim: the attribution model marks its sources and cues.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .doc import STANCE_LABELS
+
+
+def _read(path: str):
+    f = sys.stdin.buffer if path == "-" else open(path, "rb")
+    try:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                yield n, None, f"line {n}: invalid JSON ({e})"
+                continue
+            if not isinstance(obj, dict):
+                yield n, None, f"line {n}: expected a JSON object"
+                continue
+            missing = [k for k in ("target", "text") if not isinstance(obj.get(k), str) or not obj.get(k).strip()]
+            if missing:
+                yield n, obj, f"line {n}: {', '.join(missing)} must be non-empty strings"
+                continue
+            yield n, obj, None
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def run_stance(args) -> int:
+    from .cli import EXIT_OK, EXIT_SOME_FAILED, UserError
+    from .encoder import build_trunk, load_tokenizer
+    from .extract import AttributionModel, ModelError
+    from .stance import StanceModel, text_roles
+
+    if args.input != "-" and not Path(args.input).exists():
+        raise UserError(f"{args.input}: no such file")
+    try:
+        attribution = AttributionModel.load(args.model)
+        tok = load_tokenizer()
+        trunk = build_trunk(attribution.shared_layers)
+        model = StanceModel.load(args.stance_model, trunk.cfg, tok, trunk)
+    except ModelError as e:
+        raise UserError(str(e)) from None
+    max_len = int(model.config.get("max_text_len", 160))
+    failed = written = 0
+    t0 = time.time()
+    with open(args.output, "w", encoding="utf-8") as out:
+        batch: list[tuple[int, dict]] = []
+
+        def flush():
+            nonlocal written
+            texts = [o["text"] for _, o in batch]
+            roles = text_roles(texts, attribution, trunk, tok, max_len)
+            probs = model.score_texts([o["target"] for _, o in batch], texts, roles, trunk)
+            for (n, o), p in zip(batch, probs):
+                scores = {l: round(float(p[i]), 4) for i, l in enumerate(STANCE_LABELS)}
+                out.write(json.dumps({"id": o.get("id", f"line:{n}"), "label": max(scores, key=scores.get),
+                                      "scores": scores}, ensure_ascii=False) + "\n")
+                written += 1
+            batch.clear()
+
+        with torch.inference_mode():
+            for n, obj, err in _read(args.input):
+                if err:
+                    rid = obj.get("id", f"line:{n}") if isinstance(obj, dict) else f"line:{n}"
+                    out.write(json.dumps({"id": rid, "error": {"type": "bad_input", "message": err}}) + "\n")
+                    failed += 1
+                    continue
+                batch.append((n, obj))
+                if len(batch) >= args.batch_size:
+                    flush()
+            if batch:
+                flush()
+    print(f"{written} pairs scored, {failed} failed, {time.time() - t0:.1f}s", file=sys.stderr)
+    return EXIT_OK if failed == 0 else EXIT_SOME_FAILED

