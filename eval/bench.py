@@ -5,8 +5,8 @@
     python -m eval.bench --disputes 20        # stance cost with 20 generated disputes
 
 Reports articles/s, tokens/s (subword tokens of the article text), peak RSS, and the ratio of the
-analyzer's time to a bare forward pass of the encoder (all six layers, no heads) over the same
-text in the same windows, all measured in one run. Stance cost is reported per article for the
+analyzer's time to a bare forward pass of the encoder (all six layers, no heads) reading the same
+text once (windows of the same length, no overlap), all measured in one run. Stance cost is reported per article for the
 given number of disputes, as added time and as a multiple of one bare encoder pass.
 """
 
