@@ -137,6 +137,24 @@ class Analyzer:
                         yield ArticleResult.failed(job.id, "model_error", f"{type(e).__name__}: {e}")
 
     @torch.inference_mode()
+    def score_stance(self, text: str, claims: list, disputes: list[Dispute]) -> list:
+        """Set the stance of given claims (e.g. corrected by a reviewer) toward ``disputes``,
+        without extracting claims again; returns the same claims."""
+        if self.stance is None:
+            raise RuntimeError("no stance model is loaded")
+        check_text(text, self.max_chars)
+        prep = prepare(text, self.tokenizer)
+        wins = windows(prep.sub, 0, self._cls, self._sep, self.max_len, self.stride)
+        states = []
+        for b in range(0, len(wins), self.batch_size):
+            batch = wins[b:b + self.batch_size]
+            ids = torch.from_numpy(collate(batch, [prep])["ids"])
+            states.append((batch, self.stance.encode_states(self.trunk(ids), ids)))
+        result = ArticleResult("rescore", text, list(claims), list(disputes), self.model_info)
+        self.stance.score_articles([result], [prep], states, disputes)
+        return result.claims
+
+    @torch.inference_mode()
     def _run(self, jobs: list[_Job], texts: list[str], disputes: Optional[list[Dispute]]) -> Iterator[ArticleResult]:
         disputes = self.disputes if disputes is None else disputes
         live = [j for j in jobs if j.result is None]
