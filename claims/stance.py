@@ -36,6 +36,7 @@ DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")
 ROLE_PAD, ROLE_SOURCE, ROLE_CUE, ROLE_CONTENT = range(4)
 MAX_CLAIM_TOKENS = 160   # subwords of one claim given to the head (source + cue + content)
 MAX_TARGET_TOKENS = 64
+PROPOSITION_CACHE = 4096   # propositions kept encoded (disputes are few; scoring benchmarks bring many)
 
 
 class HeadBlock(nn.Module):
@@ -155,7 +156,10 @@ class StanceModel:
             states = self.net.encode(trunk(ids), ids)
             for i, t in enumerate(missing):
                 self._prop_cache[t] = states[i, :len(encs[i])].clone()
-        return [self._prop_cache[t] for t in texts]
+            while len(self._prop_cache) > PROPOSITION_CACHE:
+                self._prop_cache.pop(next(iter(self._prop_cache)))  # oldest first
+        return [self._prop_cache[t] if t in self._prop_cache else self.proposition_states([t], trunk)[0]
+                for t in texts]
 
     # -- articles ----------------------------------------------------------------------------
 
@@ -212,16 +216,31 @@ class StanceModel:
     @torch.inference_mode()
     def score_texts(self, targets: list[str], texts: list[str], roles: list[np.ndarray] | None, trunk,
                     batch_size: int = 32) -> np.ndarray:
-        """Probabilities (N, 4) for (target, text) pairs; ``roles`` per subword of each text
-        (without specials), or None for all-content."""
-        out = []
-        for b in range(0, len(texts), batch_size):
-            chunk_t, chunk_x = targets[b:b + batch_size], texts[b:b + batch_size]
-            states, role_rows = encode_texts(self, chunk_x, trunk,
-                                             roles[b:b + batch_size] if roles is not None else None)
-            props = self.proposition_states(chunk_t, trunk)
-            out.append(self.pair_probs(props, states, role_rows))
-        return np.concatenate(out) if out else np.zeros((0, len(STANCE_LABELS)))
+        """Probabilities (N, 4) for (target, text) pairs, in input order; ``roles`` per subword of
+        each text (without specials), or None for all-content. Pairs are grouped by text so that a
+        text paired with many targets (a news body and its headlines) is encoded once."""
+        order = sorted(range(len(texts)), key=lambda i: texts[i])
+        out = np.zeros((len(texts), len(STANCE_LABELS)), dtype=np.float32)
+        chunk_pairs = 8 * batch_size
+        for b in range(0, len(order), chunk_pairs):
+            idx = order[b:b + chunk_pairs]
+            uniq = list(dict.fromkeys(texts[i] for i in idx))
+            first_of = {}
+            for i in idx:
+                first_of.setdefault(texts[i], i)
+            states, role_rows = [], []
+            for u in range(0, len(uniq), batch_size):
+                part = uniq[u:u + batch_size]
+                st, rr = encode_texts(self, part, trunk,
+                                      [roles[first_of[t]] for t in part] if roles is not None else None)
+                states += st
+                role_rows += rr
+            pos = {t: k for k, t in enumerate(uniq)}
+            props = self.proposition_states([targets[i] for i in idx], trunk)
+            probs = self.pair_probs(props, [states[pos[texts[i]]] for i in idx],
+                                    [role_rows[pos[texts[i]]] for i in idx])
+            out[idx] = probs
+        return out
 
 
 def cut_text(text: str, tok, n: int) -> str:

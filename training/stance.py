@@ -56,7 +56,7 @@ class Config:
     # -- optimisation
     epochs: int = 3
     batch_texts: int = 16           # distinct texts per step
-    pairs_per_text: int = 4         # targets per text per step
+    pairs_per_text: int = 16        # targets per text per step (a text is encoded once for all of them)
     lr: float = 8e-5
     head_lr: float = 5e-4
     weight_decay: float = 0.01
@@ -151,16 +151,20 @@ def _encode_targets(model: StanceModel, targets: list[str], trunk):
 
 
 @torch.no_grad()
-def predict(model: StanceModel, trunk, rows: list[dict], roles: dict, cfg: Config, batch: int = 32) -> np.ndarray:
-    """Logits (N, 4) for dev rows."""
+def predict(model: StanceModel, trunk, rows: list[dict], roles: dict, cfg: Config) -> np.ndarray:
+    """Logits (N, 4) for dev rows, in row order; each distinct text is encoded once."""
     model.net.eval()
-    out = []
-    for b in range(0, len(rows), batch):
-        chunk = rows[b:b + batch]
-        units = [[r] for r in chunk]
-        logits, _ = step_logits(model, trunk, units, roles, cfg)
-        out.append(logits.float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 4))
+    order: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        order.setdefault(r["text"], []).append(i)
+    units = [[dict(rows[i], _i=i) for i in idx[k:k + cfg.pairs_per_text]]
+             for idx in order.values() for k in range(0, len(idx), cfg.pairs_per_text)]
+    out = np.zeros((len(rows), 4), dtype=np.float32)
+    for b in range(0, len(units), cfg.batch_texts):
+        chunk = units[b:b + cfg.batch_texts]
+        logits, _ = step_logits(model, trunk, chunk, roles, cfg)
+        out[[ex["_i"] for u in chunk for ex in u]] = logits.float().numpy()
+    return out
 
 
 def evaluate(model, trunk, dev: dict[str, list[dict]], roles, cfg) -> tuple[dict, dict[str, np.ndarray]]:
