@@ -207,8 +207,13 @@ class Resolver:
                         continue
                     break
                 conn = seg.word(k).lower() if k < n else ""
-                if k + 1 < n and ((conn == "of" and seg.word(j).lower() in self.lex["of_heads"])
-                                  or (conn in _CONNECTORS and conn != "and")) and self._joins(k, k + 1):
+                head = _strip_possessive(seg.word(j)).lower()
+                if k + 1 < n and ((conn == "of" and head in self.lex["of_heads"])
+                                  or (conn in ("for", "on") and (head in self.lex["of_heads"]
+                                                                 or head in self.lex["organization_words"]
+                                                                 or head in self.lex["government_words"]
+                                                                 or head in self.lex["group_words"]))
+                                  or conn in ("de", "bin", "von", "van", "del", "la")) and self._joins(k, k + 1):
                     j = k + 1  # "Secretary of State", "Commission on Presidential Debates"
                     continue
                 if k < n and self._joins(j, k):
@@ -285,7 +290,8 @@ class Resolver:
         mention joins the most mentioned one."""
         for short in list(self.entities):
             words = normalize(short.name).split()
-            if len(words) != 1 or short.type not in ("person", "other", "media", "organization"):
+            if len(words) != 1 or short.type not in ("person", "other", "media", "organization") \
+                    or words[0] in self.lex["countries"] or words[0] in self.lex["places"]:
                 continue
             want = ("person",) if short.type in ("person", "other") else ("media", "organization")
             fuller = [e for e in self.entities if e is not short and e.type in want
@@ -598,7 +604,7 @@ class Resolver:
                 if sp.type in ("person", "group", "unknown"):
                     continue
             elif kind == "they":
-                if sp.type == "person" and " and " not in sp.name:
+                if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name):
                     continue
             score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
             if kind in ("m", "f") and gender == kind:
@@ -644,6 +650,14 @@ class Resolver:
             k -= 1
         if k + 1 > end:
             return None
+        # "McConnell, now the Senate majority leader, who ...": the appositive's anchor
+        j = k
+        while j >= 0 and seg.word(j).lower() in ("the", "now", "then", "a", "an", "also"):
+            j -= 1
+        if j >= 1 and seg.word(j) == ",":
+            for m in reversed(self.mentions):
+                if m.last == j - 1 and m.entity.type == "person":
+                    return Speaker(m.entity.name, "person", self._mention_span(m.entity))
         text = seg.text[seg.starts[k + 1]:seg.ends[end]]
         return Speaker(text, self._description_type(text.lower().split()),
                        Span.of(seg.text, int(seg.starts[k + 1]), int(seg.ends[end])))
@@ -681,6 +695,17 @@ class Resolver:
                         best = m.entity
                 if best is not None:
                     return Speaker(best.name, best.type, self._mention_span(best))
+                # "the nominee", "the businessman" with no role in the article: the most salient
+                # person so far (most mentions, then the most recent)
+                counts: dict[int, tuple[int, int, Entity]] = {}
+                for m in self.mentions:
+                    if m.first < first and m.entity.type == "person":
+                        n, _, _ = counts.get(id(m.entity), (0, 0, m.entity))
+                        counts[id(m.entity)] = (n + 1, m.first, m.entity)
+                if counts:
+                    n, _, ent = max(counts.values(), key=lambda x: (x[0], x[1]))
+                    if n >= 2:
+                        return Speaker(ent.name, ent.type, self._mention_span(ent))
             # "the campaign", "the ad": an earlier speaker with the same head noun
             for idx, sp in reversed(history):
                 if idx < first and sp is not None and sp.mention is not None \
