@@ -85,12 +85,13 @@ class StandInAnalyzer:
 PASSWORD = "correct horse battery"
 
 
-def make_console(tmp_path, analyzer=None, users=(("admin", "admin"), ("rita", "reviewer"))):
-    """An app on a fresh SQLite file with the given users (all with ``PASSWORD``)."""
+def make_console(tmp_path, analyzer=None, users=(("admin", "admin"), ("rita", "reviewer")), db_url=None):
+    """An app on a fresh SQLite file (or the given database URL) with the given users (all with
+    ``PASSWORD``)."""
     from claims.console import auth
     from claims.console.app import create_app
     from claims.console.db import Database
-    db = Database(tmp_path / "console.db")
+    db = Database(db_url or tmp_path / "console.db")
     app = create_app(db, analyzer_factory=lambda: analyzer or StandInAnalyzer())
     for name, role in users:
         db.apply(auth.add_user, name, role, PASSWORD)
@@ -107,3 +108,52 @@ def login(client, name: str, password: str = PASSWORD) -> str:
     csrf = r.json()["csrf_token"]
     client.headers["X-CSRF-Token"] = csrf
     return csrf
+
+
+def postgres_bin() -> "Path | None":
+    """The directory of Debian's PostgreSQL server binaries, if installed."""
+    import glob
+    from pathlib import Path
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+class TempPostgres:
+    """A throwaway PostgreSQL cluster on a Unix socket in a temporary folder (no TCP port).
+
+    PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` system user."""
+
+    def __init__(self, root, bindir):
+        import os
+        import pwd
+        import subprocess
+        self.root, self.bindir = root, bindir
+        self.data, self.sock = root / "data", root / "sock"
+        self.sock.mkdir(parents=True)
+        self.prefix = []
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for p in (root, self.sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        run = lambda *a: subprocess.run([*self.prefix, *a], check=True, capture_output=True, timeout=120)  # noqa: E731
+        run(str(bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "claims", "-E", "UTF8",
+            "--no-sync")
+        run(str(bindir / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(root / "log"), "-o",
+            f"-k {self.sock} -c listen_addresses='' -c fsync=off -c max_connections=200", "start")
+        self._run = run
+        self.n = 0
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://claims@/{dbname}?host={self.sock}"
+
+    def new_database(self) -> str:
+        import psycopg
+        self.n += 1
+        name = f"console_test_{self.n}"
+        with psycopg.connect(self.url(), autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

@@ -26,8 +26,11 @@ ARTICLE = ("Kerry, Lavrov Meet Over Syria\n\n"
            "Lavrov said the ceasefire in eastern Ukraine was holding.\n")
 
 
-@pytest.fixture()
-def app(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, tmp_path):
+    """The console on SQLite, and again on PostgreSQL where a server can be started."""
+    if request.param == "postgresql":
+        return make_console(tmp_path, db_url=request.getfixturevalue("postgres").new_database())
     return make_console(tmp_path)
 
 
