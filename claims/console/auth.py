@@ -136,6 +136,8 @@ def login_blocked(c: Conn, name: str, client: str) -> bool:
 
 
 def record_failure(c: Conn, name: str, client: str) -> None:
+    old = (dt.datetime.now(dt.timezone.utc) - FAILURE_WINDOW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    c.run("DELETE FROM login_failures WHERE at < ?", (old,))  # keep the table small
     for key in _failure_keys(name, client):
         c.run("INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, now()))
 
