@@ -118,10 +118,11 @@ def test_console_review_in_browser(server, page, tmp_path):
     # active dispute
     page.keyboard.press("j")
     assert "sel" in cards.nth(1).get_attribute("class")
+    # typed faster than the server answers: the keys still apply in order
     page.keyboard.press("a")
-    page.wait_for_selector("#claims .claim:nth-child(2) .badge.st-accepted")
     page.keyboard.press("k")
     page.keyboard.press("2")
+    page.wait_for_selector("#claims .claim:nth-child(2) .badge.st-accepted")
     # (a selector, not wait_for_function: the page's CSP forbids the eval that would need)
     page.wait_for_selector("#claims .claim:nth-child(2) tr.active .label .lab-against")
     page.keyboard.press("j")

@@ -312,6 +312,11 @@
 
   // -- wiring ----------------------------------------------------------------------------------
 
+  // Keys typed faster than the server answers run in order: "a" then "1" sets the stance of the
+  // claim that "a" moved to, not of the one still being saved.
+  let chain = Promise.resolve();
+  function enqueue(fn) { chain = chain.then(fn, fn).catch(reportError); }
+
   cards().forEach((card, i) => {
     card.addEventListener("click", (ev) => {
       if (ev.target.closest("button")) return;
@@ -353,11 +358,11 @@
     }
     if (typing(ev)) return;
     switch (ev.key) {
-      case "j": select(current + 1); break;
-      case "k": select(current - 1); break;
-      case "a": review("accept"); break;
-      case "r": review("reject"); break;
-      case "e": { const c = selectedCard(); if (c) openEditor("edit", claimsByKey.get(c.dataset.key)); break; }
+      case "j": enqueue(() => select(current + 1)); break;
+      case "k": enqueue(() => select(current - 1)); break;
+      case "a": enqueue(() => review("accept")); break;
+      case "r": enqueue(() => review("reject")); break;
+      case "e": enqueue(() => { const c = selectedCard(); if (c) openEditor("edit", claimsByKey.get(c.dataset.key)); }); break;
       case "n": newClaim(); break;
       case "d":
         if (disputeSel && disputeSel.options.length) {
@@ -366,7 +371,7 @@
           toast("Stance keys now set: " + disputeSel.options[disputeSel.selectedIndex].textContent);
         }
         break;
-      case "1": case "2": case "3": case "4": setStance(Number(ev.key)); break;
+      case "1": case "2": case "3": case "4": { const n = Number(ev.key); enqueue(() => setStance(n)); break; }
       default: return;
     }
     ev.preventDefault();
