@@ -163,6 +163,9 @@ def test_console_article_text_is_shown_escaped(app, client):
     # the embedded JSON cannot close its script element
     data = re.search(r'<script type="application/json" id="article-data">(.*?)</script>', html, re.S).group(1)
     assert json.loads(data)["text"] == text
+    # a javascript: link never becomes a link
+    art2 = add_article(client, app, text="Kerry said yes.\n", url="javascript:alert(1)")
+    assert 'href="javascript:' not in client.get(f"/articles/{art2['id']}").text
     queue = client.get("/articles?status=all").text
     assert "<b>bold</b>" not in queue and "&lt;b&gt;bold&lt;/b&gt;" in queue
     assert client.get(f"/api/articles/{art['id']}").json()["title"] == EVIL
