@@ -601,6 +601,9 @@ def _endpoint(route: R, api: bool):
             return _error(request, user, 404, str(e))
         except (store.Invalid, AuthError) as e:
             return _error(request, user, 400, str(e))
+        except Exception:  # noqa: BLE001 - a bug: logged in full, the user gets a short message
+            log.exception("%s %s", request.method, request.url.path)
+            return _error(request, user, 500, "something went wrong on the server; the server log has the details")
         return _render(request, user, result)
     handle.__name__ = route.view.__name__ + ("_api" if api else "")
     return handle

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import os
 import sys

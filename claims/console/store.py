@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult, Claim, Dispute, Span, Speaker, Stance
+from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult, Claim, Dispute, Span, Stance
 from .db import Conn, now
 
 ARTICLE_STATUSES = ("to_review", "in_review", "done")
