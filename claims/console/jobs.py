@@ -125,7 +125,10 @@ class JobRunner:
     def run_next(self) -> bool:
         """Run the oldest queued job; False if there was none."""
         with self.db.write() as c:
-            job = c.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1")
+            # SQLite's BEGIN IMMEDIATE already serialises this; on PostgreSQL two console processes
+            # sharing a database must not both take the same job
+            lock = " FOR UPDATE SKIP LOCKED" if c.dialect == "postgresql" else ""
+            job = c.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1" + lock)
             if job is None:
                 return False
             c.run("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (now(), job["id"]))
