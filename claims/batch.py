@@ -34,8 +34,18 @@ WINDOW_UNITS = 256   # a window closes at this many records even if few of them 
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB (Linux reports KB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MB. On Linux it is VmHWM: ``ru_maxrss`` would also
+    count the image of the process that started this one (it survives exec), which for a worker
+    started by a large process is that process's size, not the worker's."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024   # bytes on macOS, KB elsewhere
 
 
 @dataclass(frozen=True)
@@ -246,9 +256,11 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     sink = open_sink(args.output, overwrite=args.overwrite, part_rows=getattr(args, "part_rows", None) or PART_ROWS)
     summary = Summary(engine=engine, failed_before=sink.done.failed)
     t0 = time.monotonic()
-    progress = Progress(quiet=args.quiet, total=source.size())
+    progress = None
     finished = False
+    outputs = iter(())
     try:
+        progress = Progress(quiet=args.quiet, total=source.size())
         if engine == "ray":
             from .ray_engine import score_on_ray
             outputs = score_on_ray(source, sink.done, spec, opts, summary)
@@ -270,10 +282,13 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
             progress.update(summary, pos, time.monotonic() - t0)
         finished = True
     finally:
+        if hasattr(outputs, "close"):
+            outputs.close()     # stop the workers now, not when the generator is collected
         sink.close()
         summary.elapsed = time.monotonic() - t0
         summary.parent_rss_mb = peak_rss_mb()
-        progress.close(finished)
+        if progress is not None:
+            progress.close(finished)
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
     return summary

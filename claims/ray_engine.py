@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import warnings
 from typing import Iterator
 
@@ -99,7 +100,6 @@ class _Scorer:
             os.environ[var] = str(threads)
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         self.analyzer = spec.build()
-        import sys
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
         self.batch_size = batch_size

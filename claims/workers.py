@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -40,7 +41,6 @@ def _worker_main(spec, threads: int, conn) -> None:
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     try:
         analyzer = spec.build()
-        import sys
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which stops the job

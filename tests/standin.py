@@ -7,12 +7,13 @@ raise, ``CRASH`` kills the process as a crash in native code would, and ``SLOW``
 second. ``delay`` seconds per
 article give a kill test time to strike mid-job; ``log`` names a file that gets each analysed id.
 
-    python -m tests.standin [--delay S] [--log FILE] INPUT -o OUTPUT [claims batch options]
+    python -m tests.standin [--delay S] [--log FILE] [--summary FILE] INPUT -o OUTPUT [batch options]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -92,6 +93,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--log")
+    ap.add_argument("--summary", help="write the job's summary here as JSON")
     own, rest = ap.parse_known_args(argv)
     args = build_parser().parse_args(["batch", *rest])
     try:
@@ -99,6 +101,9 @@ def main(argv=None) -> int:
     except BatchError as e:
         print(f"claims: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    if own.summary:
+        with open(own.summary, "w") as f:
+            json.dump(summary.to_dict(), f)
     return EXIT_OK if summary.all_failed == 0 else EXIT_SOME_FAILED
 
 

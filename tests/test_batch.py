@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -390,3 +391,25 @@ def test_progress_draws_a_rich_bar_on_a_terminal():
     p.update(Summary(written=5), 50, 10.0)
     p.close()
     assert "ETA" in stream.getvalue() and "articles/s" in stream.getvalue()
+
+
+def test_batch_memory_stays_flat_as_the_input_grows(tmp_path):
+    # the writer and the workers, each in a fresh process, at 1,000 and 40,000 lines of 1 kB texts:
+    # keeping even the texts of the larger input would add 40 MB
+    import subprocess
+    peaks = {}
+    for n in (1_000, 40_000):
+        inp = tmp_path / f"in{n}.jsonl"
+        with open(inp, "w") as f:
+            for i in range(n):
+                f.write(json.dumps({"id": f"x{i}", "text": f"Speaker{i} said " + "words " * 170}) + "\n")
+        summary = tmp_path / f"s{n}.json"
+        r = subprocess.run([sys.executable, "-m", "tests.standin", "--summary", str(summary), str(inp), "-o",
+                            str(tmp_path / f"out{n}.jsonl"), "--quiet", "--workers", "2"], capture_output=True,
+                           text=True, cwd=Path(__file__).resolve().parents[1])
+        assert r.returncode == 0, r.stderr
+        s = json.loads(summary.read_text())
+        assert s["written"] == n
+        peaks[n] = (s["parent_rss_mb"], max(s["worker_rss_mb"].values()))
+    assert peaks[40_000][0] - peaks[1_000][0] < 20, peaks
+    assert peaks[40_000][1] - peaks[1_000][1] < 10, peaks
