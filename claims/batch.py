@@ -207,7 +207,9 @@ class Summary:
     engine: str = "local"
     workers: int = 1
     worker_rss_mb: dict = field(default_factory=dict)   # worker id -> peak RSS (MB)
+    worker_cpu_s: dict = field(default_factory=dict)    # worker id -> CPU seconds used (other processes)
     parent_rss_mb: float = 0.0
+    parent_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -287,6 +289,7 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
         sink.close()
         summary.elapsed = time.monotonic() - t0
         summary.parent_rss_mb = peak_rss_mb()
+        summary.parent_cpu_s = time.process_time()
         if progress is not None:
             progress.close(finished)
     if not args.quiet:

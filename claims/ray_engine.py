@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from typing import Iterator
 
@@ -44,7 +45,8 @@ def _schema():
     # Text travels as UTF-8 bytes (surrogatepass), since Arrow strings refuse what JSON allows.
     return pa.schema([("kind", pa.string()), ("count", pa.int64()), ("pos", pa.int64()), ("line", pa.int64()),
                       ("id", pa.binary()), ("text", pa.binary()), ("extra", pa.binary()),
-                      ("record", pa.binary()), ("worker", pa.string()), ("rss", pa.float64())])
+                      ("record", pa.binary()), ("worker", pa.string()), ("rss", pa.float64()),
+                      ("cpu", pa.float64())])
 
 
 def _enc(s):
@@ -67,7 +69,7 @@ def unit_rows(window: list[Unit]) -> list[dict]:
                      "text": _enc(u.rec.text) if u.kind == "work" else None,
                      "extra": _enc(dumps(u.rec.extra)) if u.kind == "work" else None,
                      "record": _enc(dumps(u.record)) if u.record is not None else None,
-                     "worker": None, "rss": None})
+                     "worker": None, "rss": None, "cpu": None})
     return rows
 
 
@@ -113,9 +115,9 @@ class _Scorer:
         for row, result in zip(work, results):
             row["record"] = _enc(dumps(result))
             row["text"] = None
-        rss = peak_rss_mb()
+        rss, cpu = peak_rss_mb(), time.process_time()
         for row in rows:
-            row["worker"], row["rss"] = self.name, rss
+            row["worker"], row["rss"], row["cpu"] = self.name, rss, cpu
         return pa.Table.from_pylist(rows, schema=_schema())
 
 
@@ -181,8 +183,9 @@ def score_on_ray(source: Source, done: DoneIds, spec, opts: Options, summary: Su
             for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in table.to_pylist():
                     if row["worker"] is not None:
-                        summary.worker_rss_mb[row["worker"]] = max(row["rss"],
-                                                                   summary.worker_rss_mb.get(row["worker"], 0.0))
+                        name = row["worker"]
+                        summary.worker_rss_mb[name] = max(row["rss"], summary.worker_rss_mb.get(name, 0.0))
+                        summary.worker_cpu_s[name] = max(row["cpu"], summary.worker_cpu_s.get(name, 0.0))
                     yield from row_outputs(row)
         except ray.exceptions.RayError as e:
             cause = getattr(e, "cause", None) or e

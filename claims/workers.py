@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -57,7 +58,7 @@ def _worker_main(spec, threads: int, conn) -> None:
         job_id, items, batch_size = msg
         results = score_window(analyzer, items, batch_size)
         try:
-            conn.send(("done", job_id, results, peak_rss_mb()))
+            conn.send(("done", job_id, results, peak_rss_mb(), time.process_time()))
         except (BrokenPipeError, OSError):
             return
 
@@ -208,9 +209,10 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
                 elif msg[0] == "fatal":
                     raise BatchError(msg[1])
                 else:
-                    _, job_id, results, rss = msg
+                    _, job_id, results, rss, cpu = msg
                     job, w.job = w.job, None
                     summary.worker_rss_mb[f"worker-{w.pid}"] = rss
+                    summary.worker_cpu_s[f"worker-{w.pid}"] = cpu
                     fill(job, results)
     finally:
         for w in workers:

@@ -182,6 +182,7 @@ def run_batch_bench(args) -> dict:
     tok = load_tokenizer()
     tokens_per_copy = sum(len(tok.encode(r["text"], add_special_tokens=False).ids) for r in rows)
     n_tokens = tokens_per_copy * args.repeat
+    import os
     out: dict = {"articles": n, "tokens": n_tokens, "batch_size": args.batch_size, "configs": {}}
     with tempfile.TemporaryDirectory(prefix="claims-bench-") as tmp:
         inp = Path(tmp) / "in.jsonl"
@@ -196,17 +197,24 @@ def run_batch_bench(args) -> dict:
                                       *options])
             s = json.loads(r.stdout.strip().splitlines()[-1])
             rss = s["worker_rss_mb"]
+            cpu = s["parent_cpu_s"] + sum(s["worker_cpu_s"].values())
             out["configs"][name] = {
                 "workers": s["workers"], "elapsed_s": s["elapsed"], "articles_per_s_end_to_end": s["rate"],
                 "articles_per_s": s["steady_articles_per_s"],
                 "tokens_per_s": s["steady_articles_per_s"] * n_tokens / n,
                 "peak_rss_mb_per_worker": max(rss.values()) if rss else None,
-                "peak_rss_mb_by_worker": rss, "parent_peak_rss_mb": s["parent_rss_mb"]}
+                "peak_rss_mb_by_worker": rss, "parent_peak_rss_mb": s["parent_rss_mb"],
+                "cpu_s_per_article": cpu / n}
             outputs[name] = sorted(result.read_bytes().splitlines())
         one, two = (out["configs"].get(k, {}).get("articles_per_s") for k, _ in BATCH_CONFIGS[:2])
         if one and two:
             out["speedup_2_workers"] = two / one
             out["scaling_efficiency_2_workers"] = two / (2 * one)
+            # what the job costs in CPU, whatever else the machine runs: with a core per worker,
+            # the speedup could reach 2 x (CPU per article with 1) / (CPU per article with 2)
+            cpu1, cpu2 = (out["configs"][k]["cpu_s_per_article"] for k, _ in BATCH_CONFIGS[:2])
+            out["cpu_bound_speedup_2_workers"] = 2 * cpu1 / cpu2
+        out["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
         names = list(outputs)
         out["outputs_identical_up_to_order"] = all(outputs[k] == outputs[names[0]] for k in names)
         for lines in args.memory_lines:
@@ -268,16 +276,18 @@ def print_batch(out: dict, json_path: str | None) -> int:
     from rich.table import Table
     t = Table(title=f"claims batch benchmark: {out['articles']} articles, {out['tokens']:,} tokens, "
                     f"batch size {out['batch_size']}, one thread per worker")
-    for col in ("engine", "articles/s", "tokens/s", "end to end", "peak RSS/worker", "writer RSS"):
+    for col in ("engine", "articles/s", "tokens/s", "end to end", "CPU s/article", "peak RSS/worker", "writer RSS"):
         t.add_column(col, justify="right" if col != "engine" else "left")
     for name, c in out["configs"].items():
         t.add_row(name, f"{c['articles_per_s']:.2f}", f"{c['tokens_per_s']:,.0f}",
-                  f"{c['articles_per_s_end_to_end']:.2f}/s in {c['elapsed_s']:.0f}s",
+                  f"{c['articles_per_s_end_to_end']:.2f}/s in {c['elapsed_s']:.0f}s", f"{c['cpu_s_per_article']:.3f}",
                   f"{c['peak_rss_mb_per_worker']:.0f} MB", f"{c['parent_peak_rss_mb']:.0f} MB")
     Console().print(t)
     if "speedup_2_workers" in out:
         print(f"2 workers vs 1: {out['speedup_2_workers']:.2f}x, scaling efficiency "
-              f"{100 * out['scaling_efficiency_2_workers']:.0f}%")
+              f"{100 * out['scaling_efficiency_2_workers']:.0f}%; from CPU time per article, with a free core "
+              f"per worker: up to {out['cpu_bound_speedup_2_workers']:.2f}x")
+    print(f"load average during the run: {out['load_average']}")
     print(f"outputs identical across engines (up to order): {out['outputs_identical_up_to_order']}")
     for lines, m in out.get("memory", {}).items():
         print(f"{lines:>7} input lines (stand-in analyzer, 2 workers): writer peak RSS {m['parent_peak_rss_mb']:.0f} MB, "
