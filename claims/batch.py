@@ -61,6 +61,7 @@ class AnalyzerSpec:
 
     @classmethod
     def from_args(cls, args, disputes: list[Dispute]) -> "AnalyzerSpec":
+        """The spec for parsed ``claims batch`` arguments and the loaded disputes."""
         # Resolve the model directories here, so that processes started elsewhere (Ray workers
         # on other machines) load the same ones rather than reading their own environment.
         model = args.model or os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
@@ -68,6 +69,7 @@ class AnalyzerSpec:
         return cls(model, stance, bool(args.no_stance), args.max_chars, tuple(disputes))
 
     def build(self):
+        """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
         from .analyzer import Analyzer
         from .extract import ModelError
         try:
@@ -180,6 +182,7 @@ def window_outputs(window: list[Unit], results: list[dict]) -> list[tuple[int, O
 
 
 def work_items(window: list[Unit]) -> list[tuple[str, str]]:
+    """The (id, text) pairs of a window that need the model."""
     return [(u.rec.id, u.rec.text) for u in window if u.kind == "work"]
 
 
@@ -197,6 +200,7 @@ class Options:
 
 @dataclass
 class Summary:
+    """What a job did, for the closing line, the exit code and the benchmark."""
     total: int = 0             # records read
     written: int = 0           # records written this run
     skipped: int = 0           # already in the output
@@ -220,6 +224,7 @@ class Summary:
         return self.failed + self.failed_before
 
     def line(self) -> str:
+        """The closing line: counts, failures, articles/s, elapsed time."""
         before = f" ({self.failed_before} of them failed)" if self.failed_before else ""
         return (f"{self.total} records: {self.written} written ({self.failed} failed), "
                 f"{self.skipped} already done{before}; {self.rate:.2f} articles/s; {self.elapsed:.1f}s")
@@ -231,6 +236,7 @@ class Summary:
 
 
 def options_from_args(args) -> Options:
+    """The engine settings from parsed ``claims batch`` arguments, checked."""
     opts = Options(batch_size=args.batch_size, workers=getattr(args, "workers", None),
                    threads=getattr(args, "threads", None), ordered=getattr(args, "ordered", False),
                    ray_address=getattr(args, "ray_address", None))

@@ -32,6 +32,7 @@ class IdSet:
             self.add(key)
 
     def add(self, key: str) -> None:
+        """Add ``key`` (a no-op if present)."""
         d = _digest(key)
         if d in self._recent or self._in_sorted(d):
             return

@@ -42,11 +42,13 @@ class Progress:
 
     @staticmethod
     def status(summary, elapsed: float) -> str:
+        """Records written and failed, already done, and the rate."""
         rate = summary.written / elapsed if elapsed > 0 else 0.0
         return (f"{summary.written:,} written ({summary.failed:,} failed), {summary.skipped:,} already done, "
                 f"{rate:.2f} articles/s")
 
     def update(self, summary, pos: int, elapsed: float) -> None:
+        """Show progress after a record; ``pos`` is how far into the input it ended."""
         if self.quiet:
             return
         now = time.monotonic()
@@ -64,6 +66,7 @@ class Progress:
             self.last_log = now
 
     def close(self, finished: bool = True) -> None:
+        """Stop the bar (full if the job ``finished``)."""
         if self.bar is not None:
             if finished and self.total:
                 self.bar.update(self.task, completed=self.total)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -139,6 +140,18 @@ def _connect(address):
     return True
 
 
+def _job_error(e: Exception) -> BatchError:
+    """One clear line for a failed Ray job. A remote BatchError (an actor that cannot load the
+    model) arrives only as text inside Ray's error, so its message is taken from there."""
+    text = str(e)
+    found = re.findall(r"BatchError: (.+)", text)
+    if found:
+        return BatchError(found[-1].strip())
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
+    return BatchError(f"the Ray job failed ({type(e).__name__}: {first}); what was written is kept, "
+                      f"rerun to resume")
+
+
 def _quiet_ray_data() -> None:
     # Ray Data logs each execution plan to the console; keep its log file, quiet the console.
     for handler in logging.getLogger("ray.data").handlers:
@@ -187,11 +200,8 @@ def score_on_ray(source: Source, done: DoneIds, spec, opts: Options, summary: Su
                         summary.worker_rss_mb[name] = max(row["rss"], summary.worker_rss_mb.get(name, 0.0))
                         summary.worker_cpu_s[name] = max(row["cpu"], summary.worker_cpu_s.get(name, 0.0))
                     yield from row_outputs(row)
-        except ray.exceptions.RayError as e:
-            cause = getattr(e, "cause", None) or e
-            if isinstance(cause, BatchError):
-                raise cause from None
-            raise BatchError(f"the Ray job failed: {cause}. What was written is kept; rerun to resume.") from None
+        except Exception as e:  # noqa: BLE001 - Ray wraps what failed remotely in several types
+            raise _job_error(e) from None
     finally:
         ctx.execution_options.preserve_order, ctx.target_max_block_size, ctx.enable_progress_bars = saved
         if started:

@@ -30,6 +30,7 @@ class BatchError(Exception):
 
 @dataclass
 class Record:
+    """One input record: its id and text, the fields carried to the output, or what is wrong."""
     line: int                  # 1-based: the line in a JSONL file, the row in CSV or Parquet
     id: Optional[str]
     text: object = None
@@ -124,6 +125,7 @@ class Source:
         self.max_line_bytes = BYTES_PER_CHAR * max_chars + EXTRA_BYTES
 
     def check(self) -> None:
+        """Raise ``BatchError`` now if the file cannot be read as this format."""
         if self.path == "-":
             if self.format == "parquet":
                 raise BatchError("Parquet cannot be read from stdin (it needs a seekable file); give its path")
@@ -140,6 +142,7 @@ class Source:
             self._check_columns(self._parquet_file(p).schema_arrow.names, "Parquet")
 
     def size(self) -> Optional[int]:
+        """What ``Record.pos`` counts toward: bytes, rows for Parquet, None for stdin."""
         if self.path == "-":
             return None
         if self.format == "parquet":

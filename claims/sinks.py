@@ -75,6 +75,7 @@ class DoneIds:
     failed: int = 0
 
     def add(self, key: str, failed: bool) -> None:
+        """Count one output record with this key."""
         if key in self.keys:
             self.repeats[key] = self.repeats.get(key, 1) + 1
         else:
@@ -83,6 +84,7 @@ class DoneIds:
         self.failed += failed
 
     def count(self, key: str) -> int:
+        """How many output records have this key."""
         if key not in self.keys:
             return 0
         return self.repeats.get(key, 1)
@@ -195,17 +197,20 @@ class JsonlSink:
         return done
 
     def write(self, record: dict) -> None:
+        """Append one record as one line."""
         self.f.write(encode_line(record))
         self.f.flush()
         if time.monotonic() - self.last_sync > FSYNC_SECONDS:
             self.checkpoint()
 
     def checkpoint(self) -> None:
+        """Make what is written durable."""
         self.f.flush()
         os.fsync(self.f.fileno())
         self.last_sync = time.monotonic()
 
     def close(self) -> None:
+        """Checkpoint and release the lock."""
         if not self.f.closed:
             self.checkpoint()
             self.f.close()
@@ -305,6 +310,7 @@ class ParquetSink:
         return f"part-{self.next_part:05d}.parquet"
 
     def write(self, record: dict) -> None:
+        """Add one record to the open part; publish the part when it is full or old enough."""
         self.rows.append(to_parquet_row(record))
         if len(self.rows) >= ROW_GROUP:
             self._write_rows()
@@ -337,6 +343,7 @@ class ParquetSink:
         self.part_started = time.monotonic()
 
     def close(self) -> None:
+        """Publish the open part and release the lock."""
         if not self.lock.closed:
             self.checkpoint()
             self.lock.close()

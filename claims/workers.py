@@ -55,10 +55,10 @@ def _worker_main(spec, threads: int, conn) -> None:
             return                      # the parent is gone
         if msg is None:
             return
-        job_id, items, batch_size = msg
+        items, batch_size = msg
         results = score_window(analyzer, items, batch_size)
         try:
-            conn.send(("done", job_id, results, peak_rss_mb(), time.process_time()))
+            conn.send(("done", results, peak_rss_mb(), time.process_time()))
         except (BrokenPipeError, OSError):
             return
 
@@ -94,11 +94,9 @@ class _Worker:
 
 @dataclass
 class _Job:
-    id: int
-    seq: int
+    seq: int                       # the window it belongs to
     slots: list[int]               # which of the window's articles these are
     items: list[tuple[str, str]]
-    alone: bool = False            # already split to one article after a crash
 
 
 @dataclass
@@ -122,7 +120,6 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
     out: deque = deque()                # outputs ready to yield
     next_out = 0                        # ordered: the next window to yield
     next_seq = 0
-    next_job = 0
     source = iter(wins)
     exhausted = False
 
@@ -160,7 +157,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
             if len(job.items) > 1:
                 # which article killed it is unknown: try each one alone
                 for slot, item in reversed(list(zip(job.slots, job.items))):
-                    queue.appendleft(_Job(job.id, job.seq, [slot], [item], alone=True))
+                    queue.appendleft(_Job(job.seq, [slot], [item]))
             else:
                 rid = job.items[0][0]
                 fill(job, [ArticleResult.failed(rid, "worker_died", f"the worker process exited (code {code}) "
@@ -180,8 +177,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
                     complete(seq, window_outputs(window, []))
                     continue
                 pending[seq] = _Window(window, [None] * len(items), len(items))
-                queue.append(_Job(next_job, seq, list(range(len(items))), items))
-                next_job += 1
+                queue.append(_Job(seq, list(range(len(items))), items))
             while out:
                 yield out.popleft()
             if exhausted and not pending and not queue:
@@ -190,7 +186,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
                 if w.ready and w.job is None and queue:
                     job = queue.popleft()
                     try:
-                        w.conn.send((job.id, job.items, opts.batch_size))
+                        w.conn.send((job.items, opts.batch_size))
                         w.job = job
                     except (BrokenPipeError, OSError):
                         queue.appendleft(job)
@@ -209,7 +205,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
                 elif msg[0] == "fatal":
                     raise BatchError(msg[1])
                 else:
-                    _, job_id, results, rss, cpu = msg
+                    _, results, rss, cpu = msg
                     job, w.job = w.job, None
                     summary.worker_rss_mb[f"worker-{w.pid}"] = rss
                     summary.worker_cpu_s[f"worker-{w.pid}"] = cpu

@@ -169,7 +169,6 @@ def run_batch_bench(args) -> dict:
     import tempfile
     from claims import corpora
     from claims.encoder import load_tokenizer
-    from claims.sinks import read_output
 
     if args.input:
         rows = list(corpora.read_jsonl(args.input))
@@ -272,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_batch(out: dict, json_path: str | None) -> int:
+    """Print the batch figures as a table and lines; write them as JSON to ``json_path``."""
     from rich.console import Console
     from rich.table import Table
     t = Table(title=f"claims batch benchmark: {out['articles']} articles, {out['tokens']:,} tokens, "
@@ -290,8 +290,9 @@ def print_batch(out: dict, json_path: str | None) -> int:
     print(f"load average during the run: {out['load_average']}")
     print(f"outputs identical across engines (up to order): {out['outputs_identical_up_to_order']}")
     for lines, m in out.get("memory", {}).items():
-        print(f"{lines:>7} input lines (stand-in analyzer, 2 workers): writer peak RSS {m['parent_peak_rss_mb']:.0f} MB, "
-              f"worker peak RSS {m['worker_peak_rss_mb']:.0f} MB, {m['elapsed_s']:.0f}s")
+        print(f"{lines:>7} input lines (stand-in analyzer, 2 workers): writer peak RSS "
+              f"{m['parent_peak_rss_mb']:.0f} MB, worker peak RSS {m['worker_peak_rss_mb']:.0f} MB, "
+              f"{m['elapsed_s']:.0f}s")
     if json_path:
         Path(json_path).write_text(json.dumps(out, indent=2) + "\n")
     return 0

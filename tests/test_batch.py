@@ -15,7 +15,7 @@ from claims import batch as batch_mod
 from claims.batch import Options, Summary, Unit, admit, run_batch, windows
 from claims.idset import IdSet
 from claims.progress import Progress
-from claims.records import Record, Source
+from claims.records import Record
 from claims.sinks import JsonlSink, open_sink, read_output, repair_torn_tail
 from tests.standin import StandIn
 

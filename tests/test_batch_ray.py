@@ -39,3 +39,11 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
     analysed = log.read_text().split()
     done_ids = {json.loads(line)["id"] for line in lines[:12]}
     assert not done_ids & set(analysed)                            # nothing done twice
+
+
+def test_ray_actor_that_cannot_load_the_model_stops_the_job_with_its_message(tmp_path, local_ray):
+    from claims.records import BatchError
+    from tests.test_batch import _Broken
+    inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Text."}])
+    with pytest.raises(BatchError, match="^no attribution model at /nowhere$"):
+        _run(inp, tmp_path / "out.jsonl", _Broken(), engine="ray", workers=1)
