@@ -31,19 +31,19 @@ class Progress:
 
     def _start_bar(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-        columns = [TextColumn("[bold]claims batch"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                   TimeRemainingColumn()]
+        from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+        columns = [BarColumn(bar_width=20), TextColumn("{task.percentage:>3.0f}%"),
+                   TextColumn("{task.fields[status]}"), TextColumn("ETA"), TimeRemainingColumn()]
         self.bar = RichProgress(*columns, console=Console(file=self.stream), transient=False)
         self.task = self.bar.add_task("batch", total=self.total, status="starting…")
         self.bar.start()
 
     @staticmethod
-    def status(summary, elapsed: float) -> str:
+    def status(summary, elapsed: float, short: bool = False) -> str:
         """Records written and failed, already done, and the rate."""
         rate = summary.written / elapsed if elapsed > 0 else 0.0
+        if short:    # fits an 80-column terminal beside the bar and the clocks
+            return f"{summary.written:,} written, {summary.failed:,} failed, {rate:.2f} articles/s"
         return (f"{summary.written:,} written ({summary.failed:,} failed), {summary.skipped:,} already done, "
                 f"{rate:.2f} articles/s")
 
@@ -54,7 +54,7 @@ class Progress:
         now = time.monotonic()
         if self.bar is not None:
             if now - self.last_draw > 0.2:   # redrawing per record would cost more than a record
-                self.bar.update(self.task, completed=pos, status=self.status(summary, elapsed))
+                self.bar.update(self.task, completed=pos, status=self.status(summary, elapsed, short=True))
                 self.last_draw = now
         elif now - self.last_log >= self.log_every:
             done = f" {100 * pos / self.total:.1f}% of the input," if self.total else ""
