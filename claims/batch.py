@@ -1,301 +1,318 @@
-"""Batch scoring: many articles in, one result record per input record out.
+"""Batch scoring: many articles in, one result record per input record out (``claims batch``).
 
-Inputs: JSONL (``{"id", "text", ...}`` per line; extra fields are carried into the output), CSV
-or Parquet with id and text columns, or ``-`` for stdin. Output: JSONL, appended whole records at
-a time. Rerunning the same command resumes: ids already in the output are skipped, and a torn
-last line left by a kill is cut off first. Every failure is an error record for that item
-(``"error": {"type", "message"}``); the job goes on.
+    claims batch articles.jsonl -o results.jsonl                 # resumes if results.jsonl exists
+    claims batch articles.csv -o results.parquet --workers 2     # two processes, Parquet parts
+    claims batch articles.jsonl -o results.jsonl --engine ray    # Ray Data, local or a cluster
+
+The job is the same on every engine:
+
+    Source (records.py) ──► admit: skip what is done, flag duplicates and bad records
+        ──► windows of up to --batch-size articles ──► score (this process, worker processes,
+        or a Ray actor pool) ──► result records ──► one writer (sinks.py), resumable
+
+Only the scoring step differs between engines; admission, the result and error records and the
+writer are the functions below, used by all of them. Every failure is an error record for that
+item (``"error": {"type", "message"}``) and the job goes on; the exit code says whether any
+record of the output is an error.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
+import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
-from .doc import ArticleResult
+from .doc import ArticleResult, Dispute
+from .idset import IdSet
+from .records import BatchError, Record, Source  # noqa: F401 - BatchError and Record are part of this API
+from .sinks import PART_ROWS, DoneIds, open_sink
 
-FSYNC_EVERY_S = 5.0
-
-
-class BatchError(Exception):
-    """The job cannot start (unreadable input, bad output path, unknown format)."""
+WINDOW_UNITS = 256   # a window closes at this many records even if few of them need the model
 
 
-@dataclass
-class Record:
-    line: int                  # 1-based position in the input
-    id: Optional[str]
-    text: object = None
-    extra: dict = field(default_factory=dict)
-    error: Optional[tuple[str, str]] = None   # (type, message) when the record itself is bad
-
-
-@dataclass
-class Summary:
-    total: int = 0             # records read
-    written: int = 0           # records written this run
-    skipped: int = 0           # already in the output
-    failed: int = 0            # error records written this run
-    elapsed: float = 0.0
-
-    def line(self) -> str:
-        rate = self.written / self.elapsed if self.elapsed > 0 else 0.0
-        return (f"{self.total} records: {self.written} written ({self.failed} failed), "
-                f"{self.skipped} already done; {rate:.2f} articles/s; {self.elapsed:.1f}s")
-
-
-def detect_format(path: str, fmt: Optional[str]) -> str:
-    if fmt:
-        return fmt
-    name = path.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith(".csv"):
-        return "csv"
-    return "jsonl"
-
-
-def read_records(path: str, fmt: str, id_field: str = "id", text_field: str = "text") -> Iterator[Record]:
-    """Stream input records; a malformed one comes back with ``error`` set instead of raising."""
-    if path != "-" and not Path(path).exists():
-        raise BatchError(f"{path}: no such file")
-    if fmt == "jsonl":
-        yield from _read_jsonl(path, id_field, text_field)
-    elif fmt == "csv":
-        yield from _read_csv(path, id_field, text_field)
-    elif fmt == "parquet":
-        yield from _read_parquet(path, id_field, text_field)
-    else:
-        raise BatchError(f"unknown input format {fmt!r}")
-
-
-def _binary_lines(path: str):
-    if path == "-":
-        return sys.stdin.buffer
-    return open(path, "rb")
-
-
-def _make(line: int, obj: dict, id_field: str, text_field: str) -> Record:
-    rid = obj.get(id_field)
-    extra = {k: v for k, v in obj.items() if k not in (id_field, text_field)}
-    if rid is None or (isinstance(rid, str) and not rid.strip()):
-        return Record(line, None, None, extra, ("missing_id", f"line {line}: no {id_field!r} field"))
-    if not isinstance(rid, (str, int)):
-        return Record(line, None, None, extra, ("bad_id", f"line {line}: {id_field!r} must be a string or integer"))
-    text = obj.get(text_field)
-    if text_field not in obj:
-        return Record(line, str(rid), None, extra, ("missing_text", f"no {text_field!r} field"))
-    if not isinstance(text, str):
-        return Record(line, str(rid), None, extra, ("not_text", f"{text_field!r} must be a string, got "
-                                                                f"{type(text).__name__}"))
-    return Record(line, str(rid), text, extra)
-
-
-def _read_jsonl(path: str, id_field: str, text_field: str) -> Iterator[Record]:
-    f = _binary_lines(path)
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB. On Linux it is VmHWM: ``ru_maxrss`` would also
+    count the image of the process that started this one (it survives exec), which for a worker
+    started by a large process is that process's size, not the worker's."""
     try:
-        for n, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield Record(n, None, error=("not_utf8", f"line {n}: not UTF-8"))
-                continue
-            except json.JSONDecodeError as e:
-                yield Record(n, None, error=("bad_json", f"line {n}: invalid JSON ({e.msg} at column {e.colno})"))
-                continue
-            if not isinstance(obj, dict):
-                yield Record(n, None, error=("bad_json", f"line {n}: expected a JSON object"))
-                continue
-            yield _make(n, obj, id_field, text_field)
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024   # bytes on macOS, KB elsewhere
 
 
-def _read_csv(path: str, id_field: str, text_field: str) -> Iterator[Record]:
-    csv.field_size_limit(1 << 30)
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="") if path == "-" \
-        else open(path, encoding="utf-8", newline="")
-    try:
-        reader = csv.DictReader(stream)
-        if reader.fieldnames is None or id_field not in reader.fieldnames or text_field not in reader.fieldnames:
-            raise BatchError(f"{path}: CSV needs columns {id_field!r} and {text_field!r}; "
-                             f"found {reader.fieldnames} (rename with --id-field/--text-field)")
-        for n, row in enumerate(reader, 1):
-            yield _make(n, row, id_field, text_field)
-    except UnicodeDecodeError as e:
-        raise BatchError(f"{path}: not UTF-8 text ({e.reason})") from None
-    finally:
-        if path != "-":
-            stream.close()
+@dataclass(frozen=True)
+class AnalyzerSpec:
+    """How to build the Analyzer, as plain data: worker processes and Ray actors each build
+    their own from it. Anything with a ``build()`` returning an object with ``analyze_many``
+    can stand in for it."""
+    model: Optional[str] = None
+    stance_model: Optional[str] = None
+    no_stance: bool = False
+    max_chars: int = 200_000
+    disputes: tuple = ()
+
+    @classmethod
+    def from_args(cls, args, disputes: list[Dispute]) -> "AnalyzerSpec":
+        """The spec for parsed ``claims batch`` arguments and the loaded disputes."""
+        # Resolve the model directories here, so that processes started elsewhere (Ray workers
+        # on other machines) load the same ones rather than reading their own environment.
+        model = args.model or os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
+        stance = args.stance_model or os.environ.get("CLAIMS_STANCE_MODEL")
+        return cls(model, stance, bool(args.no_stance), args.max_chars, tuple(disputes))
+
+    def build(self):
+        """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
+        from .analyzer import Analyzer
+        from .extract import ModelError
+        try:
+            return Analyzer(model=self.model, stance_model=False if self.no_stance else self.stance_model,
+                            disputes=list(self.disputes), max_chars=self.max_chars)
+        except ModelError as e:
+            raise BatchError(str(e)) from None
 
 
-def _read_parquet(path: str, id_field: str, text_field: str) -> Iterator[Record]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise BatchError("Parquet input needs pyarrow: pip install 'claims[parquet]'") from None
-    try:
-        pf = pq.ParquetFile(sys.stdin.buffer if path == "-" else path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for bad files
-        raise BatchError(f"{path}: not a readable Parquet file ({e})") from None
-    names = pf.schema_arrow.names
-    if id_field not in names or text_field not in names:
-        raise BatchError(f"{path}: Parquet needs columns {id_field!r} and {text_field!r}; found {names}")
-    n = 0
-    for batch in pf.iter_batches(batch_size=256):
-        for row in batch.to_pylist():
-            n += 1
-            yield _make(n, row, id_field, text_field)
+# ------------------------------------------------------------------------------------ records out
+
+def result_record(rec: Record, result: dict) -> dict:
+    """The output record of a scored article: the result dict plus the input's extra fields
+    (the result's own keys win)."""
+    out = dict(result)
+    for k, v in rec.extra.items():
+        out.setdefault(k, v)
+    return out
 
 
-def completed_ids(output: Path) -> set[str]:
-    """Ids already written; cuts a torn last line (a kill mid-write) off the file first."""
-    if not output.exists():
-        return set()
-    with open(output, "rb+") as f:
-        data = f.read()
-        good = data.rfind(b"\n") + 1
-        if good < len(data):
-            f.truncate(good)
-            f.flush()
-            os.fsync(f.fileno())
-    done = set()
-    with open(output, "rb") as f:
-        for raw in f:
-            try:
-                done.add(str(json.loads(raw)["id"]))
-            except (ValueError, KeyError, TypeError):
-                continue  # a line that is not ours; leave it
-    return done
-
-
-class JsonlWriter:
-    """Appends whole records; flushes after each write and fsyncs at checkpoints."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.f = open(path, "ab")
-        self.last_sync = time.monotonic()
-
-    def write(self, record: dict) -> None:
-        self.f.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-        self.f.flush()
-        if time.monotonic() - self.last_sync > FSYNC_EVERY_S:
-            os.fsync(self.f.fileno())
-            self.last_sync = time.monotonic()
-
-    def close(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-
-
-def error_record(rec: Record, etype: str, message: str) -> dict:
-    r = ArticleResult.failed(rec.id if rec.id is not None else f"line:{rec.line}", etype, message, rec.extra)
-    d = r.to_dict()
+def error_record(rec: Record, error_type: str, message: str) -> dict:
+    """The output record of an item that could not be scored; ``line`` says where it was."""
+    d = ArticleResult.failed(rec.key, error_type, message, rec.extra).to_dict()
     d["line"] = rec.line
     return d
 
 
-def run_batch(args, disputes) -> Summary:
-    """Run ``claims batch``; returns the summary (printed unless --quiet)."""
-    output = Path(args.output)
-    if output.suffix == ".parquet":
-        raise BatchError("Parquet output is written by converting the JSONL: use -o out.jsonl")
-    if output.parent and not output.parent.exists():
-        raise BatchError(f"{output.parent}: no such directory")
-    if getattr(args, "workers", 1) != 1 or getattr(args, "engine", "local") != "local":
-        raise BatchError("--workers and --engine ray are not available in this version")
-    fmt = detect_format(args.input, getattr(args, "format", None))
-    if args.overwrite and output.exists():
-        output.unlink()
-    done = completed_ids(output)
-    from .cli import make_analyzer
-    analyzer = make_analyzer(args, disputes)
-    summary = Summary()
-    writer = JsonlWriter(output)
-    seen: set[str] = set()
-    t0 = time.time()
-    progress = _Progress(quiet=args.quiet)
+# ---------------------------------------------------------------------------------------- admission
+
+@dataclass
+class Unit:
+    """One input record's fate: ``skip`` (already in the output), ``ready`` (its error record is
+    ``record``), or ``work`` (it needs the model)."""
+    kind: str
+    rec: Record
+    record: Optional[dict] = None
+
+
+def admit(records: Iterable[Record], done: DoneIds) -> Iterator[Unit]:
+    """Decide each record in input order. The n-th occurrence of a key is skipped when the
+    output already holds n records with it, so a rerun after a kill writes exactly what the
+    first run had left to write, duplicates and bad lines included."""
+    seen = IdSet()
+    repeats: dict[str, int] = {}     # occurrences of keys seen more than once (rare)
+    for rec in records:
+        key = rec.key
+        if key in seen:
+            n = repeats[key] = repeats.get(key, 1) + 1
+        else:
+            seen.add(key)
+            n = 1
+        if n <= done.count(key):
+            yield Unit("skip", rec)
+            continue
+        if n > 1 and rec.error is None:
+            rec.error = ("duplicate_id", f"line {rec.line}: id {key!r} already used earlier in the input")
+        if rec.error is not None:
+            yield Unit("ready", rec, error_record(rec, *rec.error))
+        else:
+            yield Unit("work", rec)
+
+
+def windows(units: Iterable[Unit], batch_size: int) -> Iterator[list[Unit]]:
+    """Consecutive units, cut so that each window holds at most ``batch_size`` articles for the
+    model (and at most ``WINDOW_UNITS`` units, so long runs of skipped records stream too)."""
+    window: list[Unit] = []
+    works = 0
+    for unit in units:
+        window.append(unit)
+        works += unit.kind == "work"
+        if works >= batch_size or len(window) >= WINDOW_UNITS:
+            yield window
+            window, works = [], 0
+    if window:
+        yield window
+
+
+def score_window(analyzer, items: list[tuple[str, str]], batch_size: int) -> list[dict]:
+    """Result dicts for (id, text) pairs, one per pair, in order. ``analyze_many`` turns bad items
+    into error results itself; if it raises anyway, the items are tried one at a time so that
+    only the one that fails gets a ``model_error`` record."""
     try:
-        pending: list[Record] = []
+        results = [r.to_dict() for r in analyzer.analyze_many(items, batch_size=batch_size)]
+        if len(results) == len(items):
+            return results
+    except Exception:  # noqa: BLE001 - recorded below, never fatal to the job
+        pass
+    out = []
+    for rid, text in items:
+        try:
+            out.append(next(iter(analyzer.analyze_many([(rid, text)], batch_size=1))).to_dict())
+        except Exception as e:  # noqa: BLE001
+            out.append(ArticleResult.failed(rid, "model_error", f"{type(e).__name__}: {e}").to_dict())
+    return out
 
-        def flush_pending():
-            items = [(r.id, r.text) for r in pending]
-            for rec, res in zip(pending, analyzer.analyze_many(items, batch_size=args.batch_size)):
-                d = res.to_dict()
-                for k, v in rec.extra.items():
-                    d.setdefault(k, v)
-                writer.write(d)
-                summary.written += 1
-                summary.failed += res.error is not None
-            progress.update(summary, time.time() - t0)
-            pending.clear()
 
-        for rec in read_records(args.input, fmt, args.id_field, args.text_field):
+def window_outputs(window: list[Unit], results: list[dict]) -> list[tuple[int, Optional[dict]]]:
+    """(input position, output record or None for skipped) for each unit of a scored window;
+    ``results`` holds one result dict per ``work`` unit, in order."""
+    it = iter(results)
+    out = []
+    for unit in window:
+        if unit.kind == "skip":
+            out.append((unit.rec.pos, None))
+        elif unit.kind == "ready":
+            out.append((unit.rec.pos, unit.record))
+        else:
+            out.append((unit.rec.pos, result_record(unit.rec, next(it))))
+    return out
+
+
+def work_items(window: list[Unit]) -> list[tuple[str, str]]:
+    """The (id, text) pairs of a window that need the model."""
+    return [(u.rec.id, u.rec.text) for u in window if u.kind == "work"]
+
+
+# ---------------------------------------------------------------------------------------- the job
+
+@dataclass
+class Options:
+    """The settings of a job that every engine reads."""
+    batch_size: int = 8
+    workers: Optional[int] = None     # None: 1 locally, all CPUs on Ray
+    threads: Optional[int] = None     # torch threads per worker; None: 1 with several workers
+    ordered: bool = False
+    ray_address: Optional[str] = None
+
+
+@dataclass
+class Summary:
+    """What a job did, for the closing line, the exit code and the benchmark."""
+    total: int = 0             # records read
+    written: int = 0           # records written this run
+    skipped: int = 0           # already in the output
+    failed: int = 0            # error records written this run
+    failed_before: int = 0     # error records already in the output
+    elapsed: float = 0.0
+    first_write: Optional[float] = None    # seconds from the start to the first record written
+    engine: str = "local"
+    workers: int = 1
+    worker_rss_mb: dict = field(default_factory=dict)   # worker id -> peak RSS (MB)
+    worker_cpu_s: dict = field(default_factory=dict)    # worker id -> CPU seconds used (other processes)
+    parent_rss_mb: float = 0.0
+    parent_cpu_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def all_failed(self) -> int:
+        return self.failed + self.failed_before
+
+    def line(self) -> str:
+        """The closing line: counts, failures, articles/s, elapsed time."""
+        before = f" ({self.failed_before} of them failed)" if self.failed_before else ""
+        return (f"{self.total} records: {self.written} written ({self.failed} failed), "
+                f"{self.skipped} already done{before}; {self.rate:.2f} articles/s; {self.elapsed:.1f}s")
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items()}
+        d["rate"] = self.rate
+        return d
+
+
+def options_from_args(args) -> Options:
+    """The engine settings from parsed ``claims batch`` arguments, checked."""
+    opts = Options(batch_size=args.batch_size, workers=getattr(args, "workers", None),
+                   threads=getattr(args, "threads", None), ordered=getattr(args, "ordered", False),
+                   ray_address=getattr(args, "ray_address", None))
+    if opts.batch_size < 1:
+        raise BatchError("--batch-size must be at least 1")
+    if opts.workers is not None and opts.workers < 1:
+        raise BatchError("--workers must be at least 1")
+    if opts.threads is not None and opts.threads < 1:
+        raise BatchError("--threads must be at least 1")
+    return opts
+
+
+def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
+    """Run ``claims batch`` with the parsed arguments; returns the summary (printed unless
+    --quiet). ``spec`` builds the analyzer (default: ``AnalyzerSpec`` from the arguments)."""
+    from .progress import Progress
+
+    opts = options_from_args(args)
+    engine = getattr(args, "engine", "local") or "local"
+    source = Source(args.input, getattr(args, "format", None), args.id_field, args.text_field, args.max_chars)
+    source.check()
+    if engine == "ray" and args.input == "-":
+        raise BatchError("--engine ray reads the input from a file; save stdin to a file first")
+    spec = spec if spec is not None else AnalyzerSpec.from_args(args, disputes)
+    sink = open_sink(args.output, overwrite=args.overwrite, part_rows=getattr(args, "part_rows", None) or PART_ROWS)
+    summary = Summary(engine=engine, failed_before=sink.done.failed)
+    t0 = time.monotonic()
+    progress = None
+    finished = False
+    outputs = iter(())
+    try:
+        progress = Progress(quiet=args.quiet, total=source.size())
+        if engine == "ray":
+            from .ray_engine import score_on_ray
+            outputs = score_on_ray(source, sink.done, spec, opts, summary)
+        elif (opts.workers or 1) > 1:
+            from .workers import score_in_processes
+            outputs = score_in_processes(windows(admit(source, sink.done), opts.batch_size), spec, opts, summary)
+        else:
+            outputs = score_here(windows(admit(source, sink.done), opts.batch_size), spec, opts, summary)
+        for pos, record in outputs:
             summary.total += 1
-            if rec.id is not None and rec.id in done:
+            if record is None:
                 summary.skipped += 1
-                continue
-            if rec.error is None and rec.id in seen:
-                rec.error = ("duplicate_id", f"line {rec.line}: id {rec.id!r} already used earlier in the input")
-            if rec.error is not None:
-                writer.write(error_record(rec, *rec.error))
+            else:
+                sink.write(record)
                 summary.written += 1
-                summary.failed += 1
-                if rec.id is not None:
-                    seen.add(rec.id)
-                continue
-            seen.add(rec.id)
-            pending.append(rec)
-            if len(pending) >= args.batch_size:
-                flush_pending()
-        if pending:
-            flush_pending()
+                summary.failed += record.get("error") is not None
+                if summary.first_write is None:
+                    summary.first_write = time.monotonic() - t0
+            progress.update(summary, pos, time.monotonic() - t0)
+        finished = True
     finally:
-        writer.close()
-        summary.elapsed = time.time() - t0
-        progress.close()
+        if hasattr(outputs, "close"):
+            outputs.close()     # stop the workers now, not when the generator is collected
+        sink.close()
+        summary.elapsed = time.monotonic() - t0
+        summary.parent_rss_mb = peak_rss_mb()
+        summary.parent_cpu_s = time.process_time()
+        if progress is not None:
+            progress.close(finished)
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
     return summary
 
 
-class _Progress:
-    """A rich status line on a terminal; a plain log line every 10 s otherwise."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.live = None
-        if not quiet and self.tty:
-            from rich.console import Console
-            from rich.status import Status
-            self.live = Status("starting…", console=Console(stderr=True))
-            self.live.start()
-
-    def update(self, s: Summary, elapsed: float) -> None:
-        if self.quiet:
-            return
-        rate = s.written / elapsed if elapsed > 0 else 0.0
-        msg = f"{s.written} written ({s.failed} failed), {s.skipped} skipped, {rate:.2f} articles/s"
-        if self.live is not None:
-            self.live.update(msg)
-        elif time.time() - self.last > 10:
-            print(msg, file=sys.stderr, flush=True)
-            self.last = time.time()
-
-    def close(self) -> None:
-        if self.live is not None:
-            self.live.stop()
+def score_here(wins: Iterable[list[Unit]], spec, opts: Options, summary: Summary) -> Iterator[tuple]:
+    """The single-process engine: this process holds the model and scores each window in turn."""
+    analyzer = None
+    for window in wins:
+        items = work_items(window)
+        if items and analyzer is None:   # load the model only when something needs it
+            if opts.threads:
+                import torch
+                torch.set_num_threads(opts.threads)
+            analyzer = spec.build()
+        results = score_window(analyzer, items, opts.batch_size) if items else []
+        summary.worker_rss_mb["main"] = peak_rss_mb()
+        yield from window_outputs(window, results)

@@ -1,6 +1,7 @@
 """Command line: ``claims analyze``, ``claims batch``, ``claims stance`` (and the console commands).
 
-Exit codes: 0 success; 1 a batch job finished but some items failed; 2 the command could not run
+Exit codes: 0 success; 1 a batch job finished but some records of its output are errors (this
+run's or an earlier one's); 2 the command could not run
 (bad arguments, unreadable input, bad disputes file, missing model).
 """
 
@@ -93,7 +94,7 @@ def cmd_batch(args) -> int:
         summary = run_batch(args, disputes)
     except BatchError as e:
         raise UserError(str(e)) from None
-    return EXIT_OK if summary.failed == 0 else EXIT_SOME_FAILED
+    return EXIT_OK if summary.all_failed == 0 else EXIT_SOME_FAILED
 
 
 def cmd_stance(args) -> int:
@@ -124,19 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("batch", help="analyse many articles: JSONL, CSV or Parquet in, one result per line out")
+    p = sub.add_parser("batch", help="analyse many articles: JSONL, CSV or Parquet in, one result per record out",
+                       description="Analyse many articles: one result record per input record. Rerunning the "
+                                   "same command resumes where a killed run stopped.")
     p.add_argument("input", metavar="INPUT", help="JSONL ({'id','text',...} per line), CSV or Parquet; - for stdin")
-    p.add_argument("-o", "--output", required=True, help="output .jsonl (or .parquet)")
-    p.add_argument("--id-field", default="id")
-    p.add_argument("--text-field", default="text")
+    p.add_argument("-o", "--output", required=True,
+                   help="a .jsonl file, or a .parquet directory of part files")
+    p.add_argument("--id-field", default="id", help="the id field or column (default: id)")
+    p.add_argument("--text-field", default="text", help="the text field or column (default: text)")
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="input format (default: from the name)")
     p.add_argument("--overwrite", action="store_true", help="start fresh instead of resuming")
     p.add_argument("--batch-size", type=int, default=8, help="articles per model batch")
-    p.add_argument("--workers", type=int, default=1, help="processes, each with its own model")
-    p.add_argument("--ordered", action="store_true", help="with --workers, keep input order in the output")
-    p.add_argument("--engine", choices=["local", "ray"], default="local")
-    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local instance)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes (or Ray actors), each with its own model (default: 1; with Ray, one per "
+                        "--threads CPUs of the cluster)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per worker (default: 1 with several workers or Ray, else torch's default)")
+    p.add_argument("--ordered", action="store_true", help="with several workers, write in input order")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local processes, or Ray Data (pip install 'claims[ray]')")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster address, e.g. auto or HEAD:6379 (default: $RAY_ADDRESS, else a local instance)")
+    p.add_argument("--part-rows", type=int, default=20_000,
+                   help="Parquet output: records per part file; a kill loses at most the open part")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines, no summary line")
     add_model_args(p)
     p.set_defaults(func=cmd_batch)
 
