@@ -232,7 +232,8 @@ class StanceModel:
             for u in range(0, len(uniq), batch_size):
                 part = uniq[u:u + batch_size]
                 st, rr = encode_texts(self, part, trunk,
-                                      [roles[first_of[t]] for t in part] if roles is not None else None)
+                                      [roles[first_of[t]] for t in part] if roles is not None else None,
+                                      max_len=int(self.config.get("max_text_len", 160)) + 2)
                 states += st
                 role_rows += rr
             pos = {t: k for k, t in enumerate(uniq)}
