@@ -233,7 +233,7 @@ class StanceModel:
                 part = uniq[u:u + batch_size]
                 st, rr = encode_texts(self, part, trunk,
                                       [roles[first_of[t]] for t in part] if roles is not None else None,
-                                      max_len=int(self.config.get("max_text_len", 160)) + 2)
+                                      max_len=int(self.config.get("max_text_len", 160)))  # as in training
                 states += st
                 role_rows += rr
             pos = {t: k for k, t in enumerate(uniq)}
