@@ -56,14 +56,27 @@ class TfidfBaseline:
 
 
 def load(split: str, sets, data=None, unrelated_cap: int = 5000, seed: int = 13) -> dict[str, list[dict]]:
+    """Rows of a split per dataset, from the shared data folder (``$CLAIMS_DATA/stance``)."""
+    return load_dir(corpora.data_dir(data) / "stance", split, sets, unrelated_cap, seed)
+
+
+def load_dir(folder: str | Path, split: str, sets=None, unrelated_cap: int = 5000, seed: int = 13
+             ) -> dict[str, list[dict]]:
+    """Rows of a split per dataset from ``folder/<dataset>/<split>.jsonl[.gz]``; ``sets=None``
+    takes every dataset folder that has the split. Train splits keep at most ``unrelated_cap``
+    unrelated pairs per dataset (the same subsampling as training.stance)."""
     import random
+    folder = Path(folder)
+    if sets is None:
+        sets = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     out = {}
     for name in sets:
-        path = corpora.stance_path(name, split, data)
-        if not path.exists():
+        path = next((folder / name / f for f in (f"{split}.jsonl", f"{split}.jsonl.gz")
+                     if (folder / name / f).exists()), None)
+        if path is None:
             continue
         rows = list(corpora.read_jsonl(path))
-        if split == "train":  # the same subsampling as training.stance
+        if split == "train":
             rng = random.Random(seed)
             unrel = [r for r in rows if r["label"] == "unrelated"]
             rest = [r for r in rows if r["label"] != "unrelated"]
@@ -73,8 +86,10 @@ def load(split: str, sets, data=None, unrelated_cap: int = 5000, seed: int = 13)
     return out
 
 
-def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribution_dir: str | None
-                      ) -> tuple[dict[str, np.ndarray], dict]:
+def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribution_dir: str | None,
+                      progress=None) -> tuple[dict[str, np.ndarray], dict]:
+    """Model probabilities (n, 4) per dataset and the model's config. ``progress(name, done,
+    total)`` is called as pairs are scored; by default a line per dataset goes to stderr."""
     import torch
     from claims.encoder import build_trunk, load_tokenizer
     from claims.extract import AttributionModel
@@ -92,8 +107,16 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
             texts = [r["text"] for r in rows]
             uniq = list(dict.fromkeys(texts))
             roles = dict(zip(uniq, text_roles(uniq, attribution, trunk, tok, max_len)))
-            out[name] = model.score_texts([r["target"] for r in rows], texts, [roles[t] for t in texts], trunk)
-            print(f"  {name}: {len(rows)} pairs ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+            targets = [r["target"] for r in rows]
+            parts, step = [], 256
+            for b in range(0, len(rows), step):
+                parts.append(model.score_texts(targets[b:b + step], texts[b:b + step],
+                                               [roles[t] for t in texts[b:b + step]], trunk))
+                if progress:
+                    progress(name, min(b + step, len(rows)), len(rows))
+            out[name] = np.concatenate(parts) if parts else np.zeros((0, len(STANCE_LABELS)))
+            if not progress:
+                print(f"  {name}: {len(rows)} pairs ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return out, model.config
 
 

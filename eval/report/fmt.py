@@ -1,0 +1,44 @@
+"""Number formatting shared by the HTML, Markdown and terminal renderers, so that a figure reads
+the same everywhere: ``71.0 [68.2, 73.9]``, and with ``--compare`` its change, ``+1.2``,
+flagged when the old value lies outside the new interval."""
+
+from __future__ import annotations
+
+from .compare import Path, lookup
+
+MISSING = "–"
+
+
+def num(v, digits: int = 1) -> str:
+    return MISSING if v is None else f"{v:.{digits}f}"
+
+
+def ci(fig: dict | None, digits: int = 1) -> str:
+    if not fig or not fig.get("ci") or None in fig["ci"]:
+        return ""
+    lo, hi = fig["ci"]
+    return f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+class Figures:
+    """Looks up figures of one report and their changes against the compared report."""
+
+    def __init__(self, report: dict):
+        self.report = report
+        self.changes = lookup(report)
+        self.comparing = bool(report.get("compare"))
+
+    def get(self, path: Path) -> dict | None:
+        obj = self.report
+        for k in path:
+            if not isinstance(obj, dict) or k not in obj:
+                return None
+            obj = obj[k]
+        return obj if isinstance(obj, dict) else None
+
+    def change(self, path: Path) -> tuple[str, bool | None] | None:
+        """(signed change text, beyond interval) or None when not comparing / not in the old report."""
+        row = self.changes.get(tuple(path))
+        if row is None or row["delta"] is None:
+            return None
+        return f"{row['delta']:+.1f}", row["beyond"]
