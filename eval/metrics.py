@@ -237,9 +237,8 @@ def resample_weights(n_units: int, n: int, seed: int) -> np.ndarray:
     """(n, n_units) how often each unit is drawn in each of n bootstrap resamples."""
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n_units, (n, n_units))
-    w = np.zeros((n, n_units))
-    np.add.at(w, (np.repeat(np.arange(n), n_units), idx.ravel()), 1)
-    return w
+    flat = (np.arange(n)[:, None] * n_units + idx).ravel()
+    return np.bincount(flat, minlength=n * n_units).reshape(n, n_units).astype(float)
 
 
 def bootstrap_counts(doc_counts: np.ndarray, n: int = 1000, seed: int = 0, alpha: float = 0.05,

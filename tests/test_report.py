@@ -381,3 +381,24 @@ def test_report_command_bad_input(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["report", "--compare", str(tmp_path / "old.json"), "--out", str(tmp_path / "r")]) == 2
     assert main(["unknown"]) == 2
+
+
+def test_report_stance_sample_is_seeded_and_in_file_order(fixture_files):
+    from eval.report.run import _sample
+    from eval.stance import load_dir
+    rows = load_dir(fixture_files["stance"], "dev")["toy"]
+    a, b = _sample(rows, 3, seed=1), _sample(rows, 3, seed=1)
+    assert a == b and len(a) == 3
+    assert [rows.index(r) for r in a] == sorted(rows.index(r) for r in a)
+    assert _sample(rows, 0, seed=1) == rows
+    # train splits keep at most unrelated_cap unrelated pairs
+    train = load_dir(fixture_files["stance"], "train", unrelated_cap=2)["toy"]
+    assert sum(r["label"] == "unrelated" for r in train) == 2 and len(train) == 20
+
+
+@pytest.mark.parametrize("command", ["attribution", "stance", "bench", "report"])
+def test_report_eval_dispatches_every_command(command, capsys):
+    from eval.__main__ import main
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0 and "usage" in capsys.readouterr().out

@@ -23,7 +23,7 @@ from claims import corpora
 from claims.doc import FORMS, STANCE_LABELS
 from claims.segment import Segmented, segment
 
-from ..metrics import (ROLES, Counts, DocScores, bootstrap_counts, claim_counts_at_thresholds, claim_form,
+from ..metrics import (Counts, DocScores, bootstrap_counts, claim_counts_at_thresholds, claim_form,
                        claim_slice_counts, counts_to_array, doc_count_array, prf_array, resample_weights,
                        score_document)
 from ..stance_metrics import SIDED, bootstrap_stance, reliability, stance_metrics

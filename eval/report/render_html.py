@@ -37,11 +37,11 @@ details summary{cursor:pointer;color:#0072B2;margin:6px 0}
 """
 
 
-def _fig_html(F: Figures, path: tuple, show_ci: bool = True) -> str:
+def _fig_html(F: Figures, path: tuple, show_ci: bool = True, digits: int = 1) -> str:
     f = F.get(path)
     if f is None or f.get("value") is None:
         return MISSING
-    out = escape(num(f["value"]))
+    out = escape(num(f["value"], digits))
     if show_ci and f.get("ci"):
         out += f' <span class="ci">{escape(ci(f))}</span>'
     ch = F.change(path)
@@ -127,7 +127,7 @@ def _summary(r: dict, F: Figures) -> str:
         out.append(_kpi("stance model", "missing", escape((st.get("model") or {}).get("missing", ""))))
     rt = r.get("runtime") or {}
     if rt.get("available") and "articles_per_s" in rt:
-        out.append(_kpi("articles / s", _fig_html(F, ("runtime", "articles_per_s")),
+        out.append(_kpi("articles / s", _fig_html(F, ("runtime", "articles_per_s"), digits=2),
                         f"{num(rt['tokens_per_s']['value'], 0)} tokens/s, peak RSS {num(rt['peak_rss_mb']['value'], 0)} MB"))
     c = r.get("compare")
     if c:
@@ -346,12 +346,11 @@ def _stance(r: dict, F: Figures) -> str:
         rows.append(cells)
     out.append(_table(head, rows))
     out.append("<h3>Confusion matrices</h3><p class=\"note\">Rows gold, columns predicted; shade = share of the "
-               "gold row.</p><div class=\"grid\">")
+               "gold row. One row per dataset, the model beside the baseline.</p>")
     for name, d in s["datasets"].items():
-        for x in systems:
-            labels = [l for l in STANCE_LABELS]
-            out.append(svg.heatmap(d[x]["confusion"], labels, labels, title=f"{name} · {x}"))
-    out.append("</div>")
+        out.append('<div class="grid">' + "".join(
+            svg.heatmap(d[x]["confusion"], list(STANCE_LABELS), list(STANCE_LABELS), title=f"{name} · {x}")
+            for x in systems) + "</div>")
     cal = s.get("calibration") or {}
     out.append("<h3>Calibration</h3>")
     if cal.get("available"):
@@ -449,21 +448,30 @@ def _runtime(r: dict, F: Figures) -> str:
     rt = r.get("runtime") or {}
     out = ['<h2 id="runtime">Runtime</h2>']
     if not rt.get("available"):
-        return out[0] + _missing(rt.get("missing", "no model was run"))
+        return out[0] + _missing(rt.get("missing", "no model was run")) + _steps(r)
     rows = []
     if "articles_per_s" in rt:
         out.append(f'<p class="note">The report\'s own extraction pass (the batched analyzer, no stance): '
                    f'{rt["articles"]} articles, {rt["tokens"]:,} subword tokens in {rt["seconds"]:.1f} s, '
                    f'{rt.get("threads")} torch threads, load average at start '
                    f'{escape(str(rt.get("load_average")))}. Timings depend on the machine and on what else runs.</p>')
-        rows += [["articles / s", _fig_html(F, ("runtime", "articles_per_s"))],
-                 ["tokens / s", _fig_html(F, ("runtime", "tokens_per_s"))],
-                 ["peak RSS (MB)", _fig_html(F, ("runtime", "peak_rss_mb"))]]
+        rows += [["articles / s", _fig_html(F, ("runtime", "articles_per_s"), digits=2)],
+                 ["tokens / s", _fig_html(F, ("runtime", "tokens_per_s"), digits=0)],
+                 ["peak RSS (MB)", _fig_html(F, ("runtime", "peak_rss_mb"), digits=0)]]
     for k, v in (rt.get("bench") or {}).items():
-        rows.append([f"bench: {escape(k)}", _fig_html(F, ("runtime", "bench", k)) if isinstance(v, dict)
+        rows.append([f"bench: {escape(k)}", _fig_html(F, ("runtime", "bench", k), digits=3) if isinstance(v, dict)
                      else escape(str(v))])
     out.append(_table(["figure", "value"], rows))
-    return "".join(out)
+    return "".join(out) + _steps(r)
+
+
+def _steps(r: dict) -> str:
+    steps = (r.get("meta") or {}).get("step_seconds") or {}
+    if not steps:
+        return ""
+    rows = [[escape(k), f"{v:.1f}"] for k, v in steps.items()]
+    return ("<details><summary>Where the report's own time went (seconds)</summary>"
+            + _table(["step", "seconds"], rows) + "</details>")
 
 
 def _changes(r: dict) -> str:

@@ -13,7 +13,8 @@ from .fmt import MISSING, Figures, ci, num
 
 ROLE_NAMES = ("source", "cue", "content")
 GALLERY_ITEMS = 5
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+# every character that can start markup here; parentheses are safe once brackets are escaped
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~&])")
 
 
 def md(text: str) -> str:
@@ -23,11 +24,11 @@ def md(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
-def _fig(F: Figures, path: tuple, show_ci: bool = True) -> str:
+def _fig(F: Figures, path: tuple, show_ci: bool = True, digits: int = 1) -> str:
     f = F.get(path)
     if f is None or f.get("value") is None:
         return MISSING
-    out = num(f["value"])
+    out = num(f["value"], digits)
     if show_ci and f.get("ci"):
         out += " " + ci(f)
     ch = F.change(path)
@@ -90,8 +91,9 @@ def _summary(r: dict, F: Figures) -> list[str]:
         lines.append(f"- stance model: missing ({md((st.get('model') or {}).get('missing', ''))})")
     rt = r.get("runtime") or {}
     if rt.get("available") and "articles_per_s" in rt:
-        lines.append(f"- runtime: {_fig(F, ('runtime', 'articles_per_s'))} articles/s, "
-                     f"{_fig(F, ('runtime', 'tokens_per_s'))} tokens/s, peak RSS {_fig(F, ('runtime', 'peak_rss_mb'))} MB")
+        lines.append(f"- runtime: {_fig(F, ('runtime', 'articles_per_s'), digits=2)} articles/s, "
+                     f"{_fig(F, ('runtime', 'tokens_per_s'), digits=0)} tokens/s, "
+                     f"peak RSS {_fig(F, ('runtime', 'peak_rss_mb'), digits=0)} MB")
     if r.get("compare"):
         c = r["compare"]
         lines.append(f"- changes beyond their interval: **{c['n_beyond']}** of {len(c['rows'])} figures")
@@ -272,10 +274,11 @@ def _runtime(r: dict, F: Figures) -> list[str]:
     if "articles_per_s" in rt:
         out.append(f"Extraction pass of this report: {rt['articles']} articles, {rt['tokens']:,} tokens, "
                    f"{rt['seconds']:.1f} s, {rt.get('threads')} threads, load average {rt.get('load_average')}.\n")
-        rows += [["articles / s", _fig(F, ("runtime", "articles_per_s"))], ["tokens / s", _fig(F, ("runtime", "tokens_per_s"))],
-                 ["peak RSS (MB)", _fig(F, ("runtime", "peak_rss_mb"))]]
+        rows += [["articles / s", _fig(F, ("runtime", "articles_per_s"), digits=2)],
+                 ["tokens / s", _fig(F, ("runtime", "tokens_per_s"), digits=0)],
+                 ["peak RSS (MB)", _fig(F, ("runtime", "peak_rss_mb"), digits=0)]]
     for k, v in (rt.get("bench") or {}).items():
-        rows.append([f"bench: {md(k)}", _fig(F, ("runtime", "bench", k)) if isinstance(v, dict) else md(str(v))])
+        rows.append([f"bench: {md(k)}", _fig(F, ("runtime", "bench", k), digits=3) if isinstance(v, dict) else md(str(v))])
     out.append(_table(["figure", "value"], rows))
     return out
 

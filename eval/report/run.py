@@ -12,7 +12,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,16 +60,31 @@ class Options:
 
 
 class Steps:
-    """Progress reporting: a no-op unless given a rich ``Progress``."""
+    """Progress reporting (a no-op unless given a rich ``Progress``) and the time of each step."""
 
     def __init__(self, progress=None):
         self.p = progress
         self.main = progress.add_task("report", total=None) if progress else None
         self.sub = None
+        self.seconds: dict[str, float] = {}
+        self._current, self._since = None, time.perf_counter()
 
     def step(self, text: str) -> None:
+        self._close()
+        self._current = text
         if self.p:
             self.p.update(self.main, description=text)
+
+    def _close(self) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.seconds[self._current] = round(self.seconds.get(self._current, 0.0) + now - self._since, 1)
+        self._since = now
+
+    def finish(self) -> dict[str, float]:
+        self._close()
+        self._current = None
+        return self.seconds
 
     def bar(self, text: str, total: int):
         """A sub-bar; returns ``advance(done)`` that sets how much is done."""
@@ -310,6 +324,7 @@ def build(opts: Options, progress=None) -> dict:
     outcomes = speaker_outcomes(articles, predictions, load_speaker_set())
     report["speakers"] = collect.speaker_section(outcomes, n_articles=len({o["article"] for o in outcomes}),
                                                  matched_missing=model_missing, n_boot=opts.bootstrap, seed=opts.seed)
+    steps.step("error gallery")
     report["gallery"] = gallery.error_gallery(articles, predictions, n=opts.gallery_size, missing=model_missing)
 
     # stance
@@ -321,7 +336,8 @@ def build(opts: Options, progress=None) -> dict:
         if not opts.seed_gold:
             report["stance"]["disputes"] = collect.dispute_section(None, missing="no seed gold file given (--seed-gold)")
         elif not (report["stance"].get("model") or {}).get("available") or analyzer is None:
-            why = (report["stance"].get("model") or {}).get("missing") or model_missing or "no model"
+            why = ((report["stance"].get("model") or {}).get("missing") or model_missing
+                   or "the attribution model was not run (predictions were read from a file)")
             report["stance"]["disputes"] = collect.dispute_section(None, missing=f"needs both models: {why}")
         else:
             from claims.stance import StanceModel
@@ -339,7 +355,9 @@ def build(opts: Options, progress=None) -> dict:
         import argparse
         bench = bench_run(argparse.Namespace(input=str(opts.attribution), limit=opts.limit, batch_size=8, threads=0,
                                              disputes=20, model=str(attr_dir)))
-    report["runtime"] = collect.runtime_section(timing, bench, missing=model_missing or "no model was run")
+    report["runtime"] = collect.runtime_section(
+        timing, bench, missing=model_missing or ("predictions were read from a file; no model ran" if opts.predictions
+                                                 else "no model was run"))
 
     if opts.compare:
         steps.step("comparing")
@@ -348,6 +366,7 @@ def build(opts: Options, progress=None) -> dict:
         report = json.loads(json.dumps(report, default=_json_default))
         report["compare"] = compare(report, old, str(opts.compare))
     report["meta"]["elapsed_s"] = round(time.perf_counter() - t_start, 1)
+    report["meta"]["step_seconds"] = steps.finish()
     return report
 
 
