@@ -364,8 +364,9 @@ def test_report_command_is_deterministic_and_compares(fixture_files, tmp_path):
 
 def test_report_command_without_model(fixture_files, tmp_path):
     from eval.__main__ import main
+    # --stance may also name the folder of one dataset
     assert main(["report", "--attribution", str(fixture_files["gold"]), "--agreement", "none", "--stance",
-                 str(fixture_files["stance"]), "--no-model", "--no-baseline", "--seed-gold", "--bootstrap", "50",
+                 str(fixture_files["stance"] / "toy"), "--no-model", "--no-baseline", "--seed-gold", "--bootstrap", "50",
                  "--quiet", "--out", str(tmp_path / "r")]) == 0
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["attribution"]["systems"]["model"]["available"] is False
@@ -402,3 +403,44 @@ def test_report_eval_dispatches_every_command(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
     assert e.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+# -- on the shared data and the real model -----------------------------------------------------
+
+@pytest.mark.data
+def test_report_on_polnear_dev_without_model(tmp_path):
+    from eval.__main__ import main
+    assert main(["report", "--limit", "14", "--no-model", "--no-baseline", "--stance-limit", "30", "--seed-gold",
+                 "--bootstrap", "100", "--quiet", "--out", str(tmp_path / "r")]) == 0
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    human = m["attribution"]["systems"]["human"]
+    # the data README's rough agreement is 0.80 on attribution (cue match); ours matches claims
+    assert 70 < human["claim"]["f1"]["value"] < 90 and human["n_articles"] == 22
+    # the hand-checked speakers cover these articles; the resolver runs without a model
+    assert m["speakers"]["gold_sources"]["n"] > 100
+    assert set(m["stance"]["datasets"]) >= {"fnc1", "vast"}
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_report_with_the_attribution_model(tmp_path):
+    from eval.__main__ import main
+    assert main(["report", "--limit", "2", "--no-baseline", "--stance-limit", "20", "--bootstrap", "50",
+                 "--quiet", "--out", str(tmp_path / "r")]) == 0
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    model = m["attribution"]["systems"]["model"]
+    assert model["available"] and 0 < model["claim"]["f1"]["value"] <= 100
+    assert m["runtime"]["articles"] == 2 and m["runtime"]["tokens_per_s"]["value"] > 0
+    assert m["gallery"]["available"]
+
+
+def test_report_command_rejects_malformed_files(fixture_files, tmp_path, capsys):
+    from eval.__main__ import main
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a1", "text": "x", "attributions": []}\n{not json\n')
+    assert main(["report", "--attribution", str(bad), "--no-model", "--quiet", "--out", str(tmp_path / "r")]) == 2
+    assert "cannot read it as JSONL" in capsys.readouterr().err
+    partial = write_jsonl(tmp_path / "partial.jsonl", [json.loads(fixture_files["results"].read_text().splitlines()[0])])
+    assert main(["report", "--attribution", str(fixture_files["gold"]), "--predictions", str(partial), "--quiet",
+                 "--no-baseline", "--stance", str(fixture_files["stance"]), "--out", str(tmp_path / "r")]) == 2
+    assert "no result for 2 of 3 articles" in capsys.readouterr().err

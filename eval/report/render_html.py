@@ -57,6 +57,10 @@ def _missing(msg: str) -> str:
     return f'<div class="missing"><b>Missing:</b> {escape(msg)}</div>'
 
 
+def _warning(msg: str) -> str:
+    return f'<div class="missing"><b>Note:</b> {escape(msg)}</div>'
+
+
 def _table(head: list[str], rows: list[list[str]], left: int = 1, row_classes: list[str] | None = None) -> str:
     """Cells are HTML already (escape before); the first ``left`` columns align left."""
     h = "".join(f'<th class="l">{c}</th>' if i < left else f"<th>{c}</th>" for i, c in enumerate(head))
@@ -485,7 +489,7 @@ def _changes(r: dict) -> str:
                'than their interval (the old value lies outside the new 95% interval; marked with a box). This is '
                'a reading aid, not a paired test.</p>')
     for w in c.get("warnings", []):
-        out.append(_missing(f"the reports differ in setup: {w}"))
+        out.append(_warning(f"the reports differ in setup: {w}"))
     rows = []
     for row in sorted(c["rows"], key=lambda x: (not x["beyond"], -abs(x["delta"] or 0))):
         d = MISSING if row["delta"] is None else f"{row['delta']:+.2f}"

@@ -291,7 +291,7 @@ def _changes(r: dict) -> list[str]:
     out.append(f"Against `{c['against']}`: **{c['n_beyond']}** of {len(c['rows'])} figures moved by more than their "
                "interval (old value outside the new 95% interval; bold). Not a paired test.\n")
     for w in c.get("warnings", []):
-        out.append(_missing(f"the reports differ in setup: {w}"))
+        out.append(f"> **Note:** the reports differ in setup: {md(w)}\n")
     rows = []
     for row in sorted(c["rows"], key=lambda x: (not x["beyond"], -abs(x["delta"] or 0))):
         d = MISSING if row["delta"] is None else f"{row['delta']:+.2f}"
@@ -299,6 +299,9 @@ def _changes(r: dict) -> list[str]:
                      f"**{d}**" if row["beyond"] else d, ci({"ci": row["ci"]}, 2) if row["ci"] else "",
                      {True: "beyond", False: "within", None: "n/a"}[row["beyond"]]])
     out.append(_table(["figure", "old", "new", "change", "new interval", "vs interval"], rows))
+    if c["new_only"] or c["old_only"]:
+        out.append(f"Only in this report: {len(c['new_only'])} figures; only in the old one: {len(c['old_only'])} "
+                   "(e.g. a model that ran in one of them only).\n")
     return out
 
 

@@ -112,6 +112,13 @@ def _git_commit() -> Optional[str]:
         return None
 
 
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        return list(corpora.read_jsonl(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ReportError(f"{path}: cannot read it as JSONL ({e})") from None
+
+
 def _sample(rows: list[dict], n: int, seed: int) -> list[dict]:
     """A seeded random sample of n rows in file order (the first n would often be one target)."""
     if not n or n >= len(rows):
@@ -129,8 +136,11 @@ def read_predictions(path: Path, articles: list[dict]) -> list[list[dict]]:
     from ..attribution import claim_dicts
 
     by_id = {}
-    for d in corpora.read_jsonl(path):
-        by_id[str(d.get("id"))] = claim_dicts(ArticleResult.from_dict(d))
+    for d in _read_jsonl(path):
+        try:
+            by_id[str(d.get("id"))] = claim_dicts(ArticleResult.from_dict(d))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ReportError(f"{path}: result {d.get('id')!r} does not follow the result format ({e})") from None
     missing = [a["id"] for a in articles if a["id"] not in by_id]
     if missing:
         raise ReportError(f"{path}: no result for {len(missing)} of {len(articles)} articles (e.g. {missing[0]})")
@@ -220,10 +230,13 @@ def stance_parts(opts: Options, steps: Steps) -> dict:
     from claims.extract import ModelError
     from ..stance import TfidfBaseline, load_dir, model_predictions
 
-    if not Path(opts.stance).is_dir():
+    folder, sets = Path(opts.stance), None
+    if not folder.is_dir():
         return {"available": False, "missing": f"{opts.stance}: no such folder"}
+    if any((folder / f).exists() for f in ("dev.jsonl", "dev.jsonl.gz")):
+        folder, sets = folder.parent, [folder.name]     # the folder of one dataset
     steps.step("loading stance data")
-    dev = {k: _sample(v, opts.stance_limit, opts.seed) for k, v in load_dir(opts.stance, "dev").items()}
+    dev = {k: _sample(v, opts.stance_limit, opts.seed) for k, v in load_dir(folder, "dev", sets).items()}
     if not dev:
         return {"available": False, "missing": f"{opts.stance}: no <dataset>/dev.jsonl files"}
     probs, model_missing, info = None, "", {}
@@ -253,7 +266,7 @@ def stance_parts(opts: Options, steps: Steps) -> dict:
     if opts.no_baseline:
         base_missing = "not run (--no-baseline)"
     else:
-        train = load_dir(opts.stance, "train", sorted(dev))
+        train = load_dir(folder, "train", sorted(dev))
         rows = [r for k in sorted(train) for r in train[k]]
         if not rows:
             base_missing = f"{opts.stance}: no <dataset>/train.jsonl to fit it on"
@@ -294,7 +307,7 @@ def build(opts: Options, progress=None) -> dict:
     steps.step("loading attribution gold")
     if not Path(opts.attribution).exists():
         raise ReportError(f"{opts.attribution}: no such file (set --attribution, or $CLAIMS_DATA)")
-    articles = list(corpora.read_jsonl(opts.attribution))
+    articles = _read_jsonl(opts.attribution)
     if opts.limit:
         articles = articles[:opts.limit]
     if not articles or "attributions" not in articles[0]:
@@ -309,12 +322,16 @@ def build(opts: Options, progress=None) -> dict:
     elif not (attr_dir / "config.json").exists():
         model_missing = f"no attribution model at {attr_dir} (set --model or $CLAIMS_ATTRIBUTION_MODEL)"
     else:
+        from claims.extract import ModelError
         steps.step("running the attribution model")
-        predictions, timing, analyzer = run_attribution_model(articles, str(attr_dir), steps)
-        report["meta"]["models"]["attribution"] = {"path": str(attr_dir), "version": analyzer.model.version}
+        try:
+            predictions, timing, analyzer = run_attribution_model(articles, str(attr_dir), steps)
+            report["meta"]["models"]["attribution"] = {"path": str(attr_dir), "version": analyzer.model.version}
+        except ModelError as e:
+            model_missing = str(e)
     agreement = None
     if opts.agreement and Path(opts.agreement).exists():
-        agreement = list(corpora.read_jsonl(opts.agreement))
+        agreement = _read_jsonl(opts.agreement)
     steps.step("attribution figures")
     report["attribution"] = collect.attribution_section(
         articles, predictions, agreement=agreement, model_missing=model_missing, n_boot=opts.bootstrap,
@@ -361,7 +378,10 @@ def build(opts: Options, progress=None) -> dict:
 
     if opts.compare:
         steps.step("comparing")
-        old = json.loads(Path(opts.compare).read_text())
+        try:
+            old = json.loads(Path(opts.compare).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ReportError(f"{opts.compare}: not a readable metrics.json ({e})") from None
         # compare what will be written, not the in-memory objects
         report = json.loads(json.dumps(report, default=_json_default))
         report["compare"] = compare(report, old, str(opts.compare))

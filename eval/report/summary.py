@@ -98,6 +98,8 @@ def print_summary(report: dict, paths: dict | None = None, console=None) -> None
     if cmp_:
         c.print(f"compared with {escape(cmp_['against'])}: [bold]{cmp_['n_beyond']}[/bold] of {len(cmp_['rows'])} "
                 "figures moved beyond their interval (* above)")
+        if cmp_.get("old_only"):
+            c.print(f"[yellow]{len(cmp_['old_only'])} figures of the old report are missing from this one[/yellow]")
         for w in cmp_.get("warnings", []):
             c.print(f"[yellow]warning:[/yellow] {escape(w)}")
     m = report.get("meta") or {}
