@@ -230,6 +230,7 @@ def prf_array(c: np.ndarray, undefined: float = 0.0) -> np.ndarray:
 
 
 def counts_to_array(counts: list[Counts]) -> np.ndarray:
+    """``(len(counts), 4)`` array of tp_p, n_p, tp_r, n_g."""
     return np.array([[c.tp_p, c.n_p, c.tp_r, c.n_g] for c in counts], dtype=float).reshape(len(counts), 4)
 
 

@@ -21,6 +21,7 @@ from claims import corpora
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command's arguments."""
     ap = argparse.ArgumentParser(prog="python -m eval report",
                                  description="Evaluation report (report.html, report.md, metrics.json).")
     ap.add_argument("--out", required=True, help="output folder, e.g. reports/NAME/")
@@ -56,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options(args: argparse.Namespace, argv: list[str]):
+    """``run.Options`` from parsed arguments, with the defaults of the shared data folder."""
     from .run import Options, ROOT
 
     data = args.data
@@ -79,6 +81,7 @@ def options(args: argparse.Namespace, argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build and write the report, print the summary; the exit code."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

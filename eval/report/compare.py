@@ -17,6 +17,7 @@ Path = tuple[str, ...]
 
 
 def is_figure(obj) -> bool:
+    """True for a ``{"value", "ci"}`` object."""
     return isinstance(obj, dict) and "value" in obj and "ci" in obj
 
 
@@ -32,6 +33,7 @@ def figures(report: dict, prefix: Path = ()) -> Iterator[tuple[Path, dict]]:
 
 
 def get(report: dict, path: Path):
+    """The object at a path of keys, or None."""
     obj = report
     for k in path:
         if not isinstance(obj, dict) or k not in obj:

@@ -4,16 +4,18 @@ flagged when the old value lies outside the new interval."""
 
 from __future__ import annotations
 
-from .compare import Path, lookup
+from .compare import Path, get, lookup
 
 MISSING = "–"
 
 
 def num(v, digits: int = 1) -> str:
+    """A number with ``digits`` decimals, or a dash when there is none."""
     return MISSING if v is None else f"{v:.{digits}f}"
 
 
 def ci(fig: dict | None, digits: int = 1) -> str:
+    """A figure's interval as ``[lo, hi]``, or "" when it has none."""
     if not fig or not fig.get("ci") or None in fig["ci"]:
         return ""
     lo, hi = fig["ci"]
@@ -29,11 +31,8 @@ class Figures:
         self.comparing = bool(report.get("compare"))
 
     def get(self, path: Path) -> dict | None:
-        obj = self.report
-        for k in path:
-            if not isinstance(obj, dict) or k not in obj:
-                return None
-            obj = obj[k]
+        """The figure (or section) at ``path``, or None."""
+        obj = get(self.report, path)
         return obj if isinstance(obj, dict) else None
 
     def change(self, path: Path) -> tuple[str, bool | None] | None:
