@@ -276,8 +276,8 @@ def test_report_html_contains_every_section(full_report):
     # the compared claim F1 moved beyond its interval, and only that figure
     f1 = full_report["attribution"]["systems"]["model"]["claim"]["f1"]
     delta = f"{f1['value'] - (f1['ci'][0] - 5):+.1f}"
-    assert re.search(r'class="d up beyond"[^>]*>' + re.escape(delta) + "<", html)
-    assert html.count("d up beyond") == html.count(" beyond\"") == 3    # summary, table, full table
+    assert re.search(r'class="d better beyond"[^>]*>' + re.escape(delta) + "<", html)
+    assert html.count("d better beyond") == html.count(" beyond\"") == 3    # summary, table, full table
     assert full_report["compare"]["n_beyond"] == 1
 
 
@@ -444,3 +444,40 @@ def test_report_command_rejects_malformed_files(fixture_files, tmp_path, capsys)
     assert main(["report", "--attribution", str(fixture_files["gold"]), "--predictions", str(partial), "--quiet",
                  "--no-baseline", "--stance", str(fixture_files["stance"]), "--out", str(tmp_path / "r")]) == 2
     assert "no result for 2 of 3 articles" in capsys.readouterr().err
+
+
+def test_report_markdown_excerpt_marks_one_layer():
+    from eval.report.render_md import excerpt_md
+    ex = {"text": "Moscow denies it, he said.", "cut_left": True, "cut_right": False, "marks": [
+        {"start": 0, "end": 6, "role": "source", "layer": "pred"},
+        {"start": 7, "end": 13, "role": "cue", "layer": "pred"},
+        {"start": 7, "end": 16, "role": "content", "layer": "gold"},
+        {"start": 14, "end": 16, "role": "content", "layer": "pred"}]}
+    assert excerpt_md(ex, "pred") == (r"> … **\[Moscow\]**<sub>source</sub> **\[denies\]**<sub>cue</sub> "
+                                      r"**\[it\]**<sub>content</sub>, he said.")
+    assert excerpt_md(ex, "gold") == r"> … Moscow **\[denies it\]**<sub>content</sub>, he said."
+
+
+def test_report_model_fingerprint_changes_with_the_weights(tmp_path):
+    from eval.report.run import fingerprint
+    (tmp_path / "config.json").write_text('{"version": "same"}')
+    (tmp_path / "tagger.safetensors").write_bytes(b"weights one")
+    first = fingerprint(tmp_path)
+    assert first == fingerprint(tmp_path) and len(first) == 12
+    (tmp_path / "tagger.safetensors").write_bytes(b"weights two")
+    assert fingerprint(tmp_path) != first
+
+
+def test_report_change_direction_knows_lower_is_better():
+    from eval.report.fmt import Figures
+    report = {"compare": {"rows": [
+        {"path": ["a", "f1"], "delta": 2.0, "beyond": True},
+        {"path": ["a", "ece"], "delta": 2.0, "beyond": False},
+        {"path": ["runtime", "peak_rss_mb"], "delta": -50.0, "beyond": None},
+        {"path": ["a", "p"], "delta": 0.01, "beyond": False}]}}
+    F = Figures(report)
+    assert F.change(("a", "f1")) == ("+2.0", True, "better")
+    assert F.change(("a", "ece")) == ("+2.0", False, "worse")
+    assert F.change(("runtime", "peak_rss_mb")) == ("-50.0", None, "better")
+    assert F.change(("a", "p")) == ("+0.0", False, "")
+    assert F.change(("a", "r")) is None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from .compare import Path, get, lookup
 
 MISSING = "–"
+# figures where a fall is an improvement (calibration error, memory; bench timings end in _s)
+LOWER_IS_BETTER = {"ece", "peak_rss_mb", "ratio_extract_to_bare"}
 
 
 def num(v, digits: int = 1) -> str:
@@ -35,9 +37,15 @@ class Figures:
         obj = get(self.report, path)
         return obj if isinstance(obj, dict) else None
 
-    def change(self, path: Path) -> tuple[str, bool | None] | None:
-        """(signed change text, beyond interval) or None when not comparing / not in the old report."""
+    def change(self, path: Path) -> tuple[str, bool | None, str] | None:
+        """(signed change text, beyond interval, "better" / "worse" / "") or None when not
+        comparing or not in the old report."""
         row = self.changes.get(tuple(path))
         if row is None or row["delta"] is None:
             return None
-        return f"{row['delta']:+.1f}", row["beyond"]
+        text = f"{row['delta']:+.1f}"
+        if text in ("+0.0", "-0.0"):
+            return "+0.0", row["beyond"], ""
+        up = row["delta"] > 0
+        lower_better = path[-1] in LOWER_IS_BETTER or path[-1].endswith("_s")
+        return text, row["beyond"], "better" if up != lower_better else "worse"

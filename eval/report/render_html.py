@@ -23,7 +23,7 @@ nav a{margin-right:14px}.meta{color:#555;font-size:13px}.meta code{font-size:12p
 table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top}
 th{background:#f5f5f5}td.l,th.l{text-align:left}tr.sys-model td{background:#f2f8fc}
 .ci{color:#777;font-size:11px;white-space:nowrap}.d{font-size:11px;margin-left:3px;white-space:nowrap}
-.d.up{color:#1a7f37}.d.down{color:#b42318}.d.beyond{font-weight:700;border:1px solid currentColor;border-radius:3px;padding:0 2px}
+.d.better{color:#1a7f37}.d.worse{color:#b42318}.d.beyond{font-weight:700;border:1px solid currentColor;border-radius:3px;padding:0 2px}
 .missing{background:#fff6e5;border-left:4px solid #E69F00;padding:8px 12px;margin:10px 0}
 .note{color:#555;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 .card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;margin:10px 0}
@@ -46,8 +46,7 @@ def _fig_html(F: Figures, path: tuple, show_ci: bool = True, digits: int = 1) ->
         out += f' <span class="ci">{escape(ci(f))}</span>'
     ch = F.change(path)
     if ch:
-        text, beyond = ch
-        cls = "up" if text.startswith("+") and text != "+0.0" else ("down" if text.startswith("-") else "")
+        text, beyond, cls = ch
         title = "old value outside the new 95% interval" if beyond else "within the interval"
         out += f' <span class="d {cls}{" beyond" if beyond else ""}" title="{title}">{escape(text)}</span>'
     return out
@@ -80,7 +79,8 @@ def _header(r: dict) -> str:
     lines = []
     for k in ("attribution", "stance"):
         info = models.get(k) or {}
-        desc = f"{info.get('path') or 'none'}" + (f" (version {info['version']})" if info.get("version") else "")
+        desc = f"{info.get('path') or 'none'}" + (f" (version {info['version']})" if info.get("version") else "") \
+            + (f", weights {info['sha256']}" if info.get("sha256") else "")
         lines.append(f"<b>{k} model</b>: <code>{escape(desc)}</code>")
     lines.append(f"<b>attribution gold</b>: <code>{escape(str(m.get('attribution_data')))}</code>"
                  + (f" (first {m['limit']} articles)" if m.get("limit") else ""))

@@ -17,11 +17,13 @@ GALLERY_ITEMS = 5
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~&])")
 
 
-def md(text: str) -> str:
+def md(text: str, strip: bool = True) -> str:
     """Text safe inside Markdown, one line: markup characters backslash-escaped, whitespace
-    collapsed (paragraph breaks become ¶)."""
+    collapsed (paragraph breaks become ¶); ``strip=False`` keeps one space at either end, for
+    pieces of a longer text."""
     text = re.sub(r"\n\s*\n", " ¶ ", str(text))
-    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    text = re.sub(r"\s+", " ", text)
+    return _SPECIAL.sub(r"\\\1", text.strip() if strip else text)
 
 
 def _fig(F: Figures, path: tuple, show_ci: bool = True, digits: int = 1) -> str:
@@ -33,7 +35,7 @@ def _fig(F: Figures, path: tuple, show_ci: bool = True, digits: int = 1) -> str:
         out += " " + ci(f)
     ch = F.change(path)
     if ch:
-        text, beyond = ch
+        text, beyond, _ = ch
         out += f" **Δ{text}**" if beyond else f" Δ{text}"
     return out
 
@@ -55,7 +57,8 @@ def _header(r: dict) -> list[str]:
     for k in ("attribution", "stance"):
         info = (m.get("models") or {}).get(k) or {}
         out.append(f"- **{k} model**: `{info.get('path') or 'none'}`"
-                   + (f" (version {md(info['version'])})" if info.get("version") else ""))
+                   + (f" (version {md(info['version'])})" if info.get("version") else "")
+                   + (f", weights `{info['sha256']}`" if info.get("sha256") else ""))
     out.append(f"- **attribution gold**: `{m.get('attribution_data')}`" + (f" (first {m['limit']} articles)" if m.get("limit") else ""))
     out.append(f"- **stance gold**: `{m.get('stance_data')}`"
                + (f" (first {m['stance_limit']} pairs per dataset)" if m.get("stance_limit") else ""))
@@ -239,11 +242,11 @@ def excerpt_md(ex: dict, layer: str) -> str:
     for m in ex["marks"]:
         if m["layer"] != layer or m["start"] < pos:
             continue
-        parts.append(md(text[pos:m["start"]]))
+        parts.append(md(text[pos:m["start"]], strip=False))
         parts.append(f"**\\[{md(text[m['start']:m['end']])}\\]**<sub>{m['role']}</sub>")
         pos = m["end"]
-    parts.append(md(text[pos:]))
-    body = " ".join(p for p in parts if p)
+    parts.append(md(text[pos:], strip=False))
+    body = "".join(parts).strip()
     return "> " + ("… " if ex.get("cut_left") else "") + body + (" …" if ex.get("cut_right") else "")
 
 

@@ -119,6 +119,19 @@ def _read_jsonl(path: Path) -> list[dict]:
         raise ReportError(f"{path}: cannot read it as JSONL ({e})") from None
 
 
+def fingerprint(model_dir: Path) -> Optional[str]:
+    """The first 12 hex digits of a SHA-256 over a model directory's weights and config: two
+    reports with the same version stamp but different weights differ here."""
+    import hashlib
+    files = sorted(Path(model_dir).glob("*.safetensors")) + [Path(model_dir) / "config.json"]
+    h = hashlib.sha256()
+    for f in files:
+        if f.exists():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12] if files else None
+
+
 def _sample(rows: list[dict], n: int, seed: int) -> list[dict]:
     """A seeded random sample of n rows in file order (the first n would often be one target)."""
     if not n or n >= len(rows):
@@ -326,7 +339,8 @@ def build(opts: Options, progress=None) -> dict:
         steps.step("running the attribution model")
         try:
             predictions, timing, analyzer = run_attribution_model(articles, str(attr_dir), steps)
-            report["meta"]["models"]["attribution"] = {"path": str(attr_dir), "version": analyzer.model.version}
+            report["meta"]["models"]["attribution"] = {"path": str(attr_dir), "version": analyzer.model.version,
+                                                       "sha256": fingerprint(attr_dir)}
         except ModelError as e:
             model_missing = str(e)
     agreement = None
@@ -348,7 +362,8 @@ def build(opts: Options, progress=None) -> dict:
     report["stance"] = stance_parts(opts, steps)
     stance_dir = _stance_model_dir(opts)
     if (report["stance"].get("model") or {}).get("available"):
-        report["meta"]["models"]["stance"] = {"path": str(stance_dir), "version": report["stance"]["model"].get("version")}
+        report["meta"]["models"]["stance"] = {"path": str(stance_dir), "version": report["stance"]["model"].get("version"),
+                                              "sha256": fingerprint(stance_dir)}
     if report["stance"].get("available"):
         if not opts.seed_gold:
             report["stance"]["disputes"] = collect.dispute_section(None, missing="no seed gold file given (--seed-gold)")

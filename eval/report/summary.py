@@ -16,8 +16,8 @@ def _cell(F: Figures, path: tuple, show_ci: bool = True) -> str:
         s += f" [dim]{ci(f)}[/dim]"
     ch = F.change(path)
     if ch:
-        text, beyond = ch
-        color = "green" if text.startswith("+") and text != "+0.0" else ("red" if text.startswith("-") else "dim")
+        text, beyond, direction = ch
+        color = {"better": "green", "worse": "red"}.get(direction, "dim")
         s += f" [{color}]{'[bold]' if beyond else ''}{text}{'*[/bold]' if beyond else ''}[/{color}]"
     return s
 
