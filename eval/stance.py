@@ -106,7 +106,8 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
             t0 = time.time()
             texts = [r["text"] for r in rows]
             targets = [r["target"] for r in rows]
-            uniq = list(dict.fromkeys(texts))
+            # shortest first, so that each batch pads little
+            uniq = sorted(dict.fromkeys(texts), key=len)
             roles = text_roles(uniq, attribution, trunk, tok, max_len)
             probs = np.zeros((len(rows), len(STANCE_LABELS)), dtype=np.float32)
             by_text: dict[str, list[int]] = {}
