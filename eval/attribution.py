@@ -33,6 +33,7 @@ def claim_dicts(result) -> list[dict]:
              "cue": [(c.cue.start, c.cue.end)] if c.cue else [],
              "content": [(s.start, s.end) for s in c.content],
              "speaker": c.speaker.name if c.speaker else None,
+             "form": c.form,
              "confidence": c.confidence} for c in result.claims]
 
 
@@ -85,45 +86,56 @@ def _name_ok(name: str | None, accept: list[str]) -> bool:
     return name is not None and normalize(name) in {normalize(x) for x in accept}
 
 
-def speaker_scores(articles: list[dict], results: list, speaker_set: dict) -> dict:
-    """Speaker accuracy on the speaker set: (1) on claims the model found (matched to the gold
-    attribution), (2) the resolver alone, given the gold source span of every attribution."""
+def speaker_outcomes(articles: list[dict], predictions: list[list[dict]] | None, speaker_set: dict) -> list[dict]:
+    """One record per hand-checked attribution and setting: ``{"article", "attribution", "kind",
+    "setting", "ok"}``. Settings: ``matched`` (the speaker of the model's claim matched to that
+    gold attribution; needs ``predictions``, claim dicts per article) and ``gold_sources`` (the
+    resolver alone, given the gold source span of every attribution of the article)."""
     from claims.doc import Span
     from claims.resolve import resolve_sources
 
-    by_article: dict[str, list[dict]] = {}
-    for (aid, _), d in speaker_set.items():
-        by_article.setdefault(aid, []).append(d)
-    e2e_ok = e2e_n = gold_ok = gold_n = 0
-    by_kind: dict[str, list[int]] = {}
-    for a, r in zip(articles, results):
-        if a["id"] not in by_article:
+    by_article: dict[str, dict[str, dict]] = {}
+    for (aid, att), d in speaker_set.items():
+        by_article.setdefault(aid, {})[att] = d
+    out = []
+    for k, a in enumerate(articles):
+        entries = by_article.get(a["id"])
+        if not entries:
             continue
-        entries = {d["attribution"]: d for d in by_article[a["id"]]}
-        gold = corpora.gold_claims(a["attributions"])
-        pred = claim_dicts(r)
-        for i, j in match_claims(pred, gold):
-            d = entries.get(gold[j]["id"])
-            if d is None:
-                continue
-            e2e_n += 1
-            e2e_ok += _name_ok(pred[i]["speaker"], d["accept"])
+        if predictions is not None:
+            gold = corpora.gold_claims(a["attributions"])
+            pred = predictions[k]
+            for i, j in match_claims(pred, gold):
+                d = entries.get(gold[j]["id"])
+                if d is not None:
+                    out.append({"article": a["id"], "attribution": d["attribution"], "kind": d["kind"],
+                                "setting": "matched", "ok": _name_ok(pred[i].get("speaker"), d["accept"])})
         # resolver on gold sources, in text order with gold history
         seg = segment(a["text"])
         atts = sorted((x for x in a["attributions"] if x["source"]), key=lambda x: x["source"][0][0])
         speakers = resolve_sources(seg, [Span.of(a["text"], *x["source"][0]) for x in atts])
         for x, sp in zip(atts, speakers):
             d = entries.get(x["id"])
-            if d is None:
-                continue
-            ok = _name_ok(sp.name if sp else None, d["accept"])
-            gold_n += 1
-            gold_ok += ok
-            by_kind.setdefault(d["kind"], [0, 0])
-            by_kind[d["kind"]][0] += ok
-            by_kind[d["kind"]][1] += 1
-    return {"speaker_acc_matched": 100 * e2e_ok / e2e_n if e2e_n else 0.0, "speaker_n_matched": e2e_n,
-            "speaker_acc_gold_sources": 100 * gold_ok / gold_n if gold_n else 0.0, "speaker_n_gold": gold_n,
+            if d is not None:
+                out.append({"article": a["id"], "attribution": d["attribution"], "kind": d["kind"],
+                            "setting": "gold_sources", "ok": _name_ok(sp.name if sp else None, d["accept"])})
+    return out
+
+
+def speaker_scores(articles: list[dict], results: list, speaker_set: dict) -> dict:
+    """Speaker accuracy on the speaker set: (1) on claims the model found (matched to the gold
+    attribution), (2) the resolver alone, given the gold source span of every attribution."""
+    rec = speaker_outcomes(articles, [claim_dicts(r) for r in results], speaker_set)
+    e2e = [r["ok"] for r in rec if r["setting"] == "matched"]
+    gold = [r for r in rec if r["setting"] == "gold_sources"]
+    by_kind: dict[str, list[int]] = {}
+    for r in gold:
+        v = by_kind.setdefault(r["kind"], [0, 0])
+        v[0] += r["ok"]
+        v[1] += 1
+    return {"speaker_acc_matched": 100 * sum(e2e) / len(e2e) if e2e else 0.0, "speaker_n_matched": len(e2e),
+            "speaker_acc_gold_sources": 100 * sum(r["ok"] for r in gold) / len(gold) if gold else 0.0,
+            "speaker_n_gold": len(gold),
             "speaker_acc_by_kind": {k: {"acc": 100 * v[0] / v[1], "n": v[1]} for k, v in sorted(by_kind.items())}}
 
 

@@ -88,7 +88,7 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     items = load_texts(args.input, args.limit)
     texts = [t for _, t in items]
-    analyzer = Analyzer(disputes=[])
+    analyzer = Analyzer(model=getattr(args, "model", None), disputes=[])
     n_tokens = sum(len(analyzer.tokenizer.encode(t, add_special_tokens=False).ids) for t in texts)
     # warm up (allocator, kernels)
     list(analyzer.analyze_many(items[:2], disputes=[]))
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return batch_child(argv[1:])
     ap = argparse.ArgumentParser(description="Analyzer speed and memory.")
     ap.add_argument("--input", help="JSONL of {id, text} (default: PolNeAR dev)")
+    ap.add_argument("--model", default=None, help="attribution model directory (default: the shipped one)")
     ap.add_argument("--limit", type=int, default=0, help="first N articles")
     ap.add_argument("--batch-size", type=int, default=8, help="articles per analyze_many batch")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")

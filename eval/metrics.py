@@ -16,6 +16,7 @@ Counts are returned per document so that bootstrap intervals can resample docume
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,16 +91,22 @@ def claim_matches(pred_claim: dict, gold_claim: dict) -> bool:
     return _spans_overlap(pc, gq) > 0
 
 
-def match_claims(pred: list[dict], gold: list[dict]) -> list[tuple[int, int]]:
-    """One-to-one matching, pairs (pred index, gold index); greedy by content overlap."""
+def _claim_candidates(pred: list[dict], gold: list[dict]) -> list[tuple[int, int, int]]:
+    """Every (−content overlap, pred index, gold index) that matches, best first."""
     cands = []
     for i, p in enumerate(pred):
         for j, g in enumerate(gold):
             if claim_matches(p, g):
                 cands.append((-_spans_overlap(p["content"], g["content"]), i, j))
     cands.sort()
+    return cands
+
+
+def _greedy(cands: list[tuple[int, int, int]], allowed: set[int] | None = None) -> list[tuple[int, int]]:
     used_p, used_g, pairs = set(), set(), []
     for _, i, j in cands:
+        if allowed is not None and i not in allowed:
+            continue
         if i not in used_p and j not in used_g:
             used_p.add(i)
             used_g.add(j)
@@ -107,9 +114,58 @@ def match_claims(pred: list[dict], gold: list[dict]) -> list[tuple[int, int]]:
     return pairs
 
 
+def match_claims(pred: list[dict], gold: list[dict]) -> list[tuple[int, int]]:
+    """One-to-one matching, pairs (pred index, gold index); greedy by content overlap."""
+    return _greedy(_claim_candidates(pred, gold))
+
+
 def claim_counts(pred: list[dict], gold: list[dict]) -> Counts:
     m = len(match_claims(pred, gold))
     return Counts(m, len(pred), m, len(gold))
+
+
+def claim_counts_at_thresholds(pred: list[dict], gold: list[dict], thresholds: list[float]) -> list[Counts]:
+    """Claim-level counts keeping only predictions with ``confidence >= t``, for each threshold.
+
+    Matching is redone at every threshold (a dropped prediction can free a gold claim for another
+    one), from candidate pairs computed once.
+    """
+    cands = _claim_candidates(pred, gold)
+    out = []
+    for t in thresholds:
+        kept = {i for i, p in enumerate(pred) if float(p.get("confidence", 1.0)) >= t}
+        m = len(_greedy(cands, kept))
+        out.append(Counts(m, len(kept), m, len(gold)))
+    return out
+
+
+def claim_slice_counts(pred: list[dict], gold: list[dict], pred_keys: list[str], gold_keys: list[str]
+                       ) -> dict[str, Counts]:
+    """Claim-level counts per slice (a form, a cue word): claims are matched over the whole
+    document once, then precision counts the predictions of a slice and recall its gold claims.
+    A prediction in one slice that matches gold in another counts as right in both, so a slice's
+    figures measure finding those claims, not labelling the slice."""
+    pairs = match_claims(pred, gold)
+    matched_p = {i for i, _ in pairs}
+    matched_g = {j for _, j in pairs}
+    out: dict[str, Counts] = {}
+    for i, k in enumerate(pred_keys):
+        c = out.setdefault(k, Counts())
+        c.n_p += 1
+        c.tp_p += i in matched_p
+    for j, k in enumerate(gold_keys):
+        c = out.setdefault(k, Counts())
+        c.n_g += 1
+        c.tp_r += j in matched_g
+    return out
+
+
+def claim_form(seg: Segmented, content: list[Span]) -> str:
+    """Form of a claim from its content's quotation marks, by the rule of ``claims.form``; used
+    for gold attributions, which carry no form of their own."""
+    from claims.form import classify
+    ranges = [r for r in (seg.word_range(s, e) for s, e in content) if r is not None]
+    return classify(seg, ranges)
 
 
 @dataclass
@@ -158,16 +214,77 @@ def summarize(docs: list[DocScores]) -> dict[str, float]:
     return out
 
 
-def bootstrap(docs: list[DocScores], n: int = 1000, seed: int = 0, alpha: float = 0.05
-              ) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of every figure in ``summarize``, resampling documents."""
+def prf_array(c: np.ndarray, undefined: float = 0.0) -> np.ndarray:
+    """Percent precision, recall, F1 from counts ``(..., 4)`` (tp_p, n_p, tp_r, n_g). Precision
+    without predictions and recall without gold are ``undefined`` (0 by default, as
+    ``Counts.prf``); F1 is undefined only when both are, else an undefined part counts as 0."""
+    c = np.asarray(c, dtype=float)
+    has_p, has_r = c[..., 1] > 0, c[..., 3] > 0
+    p0 = np.where(has_p, c[..., 0] / np.where(has_p, c[..., 1], 1), 0.0)
+    r0 = np.where(has_r, c[..., 2] / np.where(has_r, c[..., 3], 1), 0.0)
+    f = np.where(p0 + r0 > 0, 2 * p0 * r0 / np.where(p0 + r0 > 0, p0 + r0, 1), 0.0)
+    p = np.where(has_p, p0, undefined / 100)
+    r = np.where(has_r, r0, undefined / 100)
+    f = np.where(has_p | has_r, f, undefined / 100)
+    return 100 * np.stack([p, r, f], axis=-1)
+
+
+def counts_to_array(counts: list[Counts]) -> np.ndarray:
+    """``(len(counts), 4)`` array of tp_p, n_p, tp_r, n_g."""
+    return np.array([[c.tp_p, c.n_p, c.tp_r, c.n_g] for c in counts], dtype=float).reshape(len(counts), 4)
+
+
+def resample_weights(n_units: int, n: int, seed: int) -> np.ndarray:
+    """(n, n_units) how often each unit is drawn in each of n bootstrap resamples."""
     rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_units, (n, n_units))
+    flat = (np.arange(n)[:, None] * n_units + idx).ravel()
+    return np.bincount(flat, minlength=n * n_units).reshape(n, n_units).astype(float)
+
+
+def bootstrap_counts(doc_counts: np.ndarray, n: int = 1000, seed: int = 0, alpha: float = 0.05,
+                     groups: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile intervals of P/R/F1 from per-document counts ``(n_docs, k, 4)``, resampling
+    documents (or ``groups`` of documents, e.g. every annotator pair of one article, so that an
+    article counts once). Returns (lo, hi), each ``(k, 3)`` in percent."""
+    doc_counts = np.asarray(doc_counts, dtype=float)
+    if groups is not None:
+        keys = sorted(set(groups), key=str)
+        pos = {g: i for i, g in enumerate(keys)}
+        units = np.zeros((len(keys),) + doc_counts.shape[1:])
+        for d, g in enumerate(groups):
+            units[pos[g]] += doc_counts[d]
+    else:
+        units = doc_counts
+    w = resample_weights(len(units), n, seed)
+    sums = np.tensordot(w, units, axes=(1, 0))          # (n, k, 4)
+    vals = prf_array(sums, undefined=np.nan)            # (n, k, 3)
+    # a resample without predictions (or gold) of a slice says nothing about its precision
+    # (recall): leave it out; a figure undefined in every resample gets NaN bounds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo = np.nanpercentile(vals, 100 * alpha / 2, axis=0)
+        hi = np.nanpercentile(vals, 100 * (1 - alpha / 2), axis=0)
+    return lo, hi
+
+
+def doc_count_array(docs: list[DocScores]) -> tuple[list[str], np.ndarray]:
+    """Keys in ``summarize`` order (``exact_source`` ... ``claim``) and ``(n_docs, k, 4)`` counts."""
+    keys = [f"{kind}_{r}" for kind in ("exact", "overlap") for r in ROLES] + ["claim"]
+    arr = np.array([counts_to_array([d.exact[r] for r in ROLES] + [d.overlap[r] for r in ROLES] + [d.claim])
+                    for d in docs], dtype=float).reshape(len(docs), len(keys), 4)
+    return keys, arr
+
+
+def bootstrap(docs: list[DocScores], n: int = 1000, seed: int = 0, alpha: float = 0.05,
+              groups: list | None = None) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of every figure in ``summarize``, resampling documents (or groups)."""
     if not docs:
         return {}
-    samples: dict[str, list[float]] = {}
-    for _ in range(n):
-        idx = rng.integers(0, len(docs), len(docs))
-        for k, v in summarize([docs[i] for i in idx]).items():
-            samples.setdefault(k, []).append(v)
-    return {k: (float(np.percentile(v, 100 * alpha / 2)), float(np.percentile(v, 100 * (1 - alpha / 2))))
-            for k, v in samples.items()}
+    keys, arr = doc_count_array(docs)
+    lo, hi = bootstrap_counts(arr, n, seed, alpha, groups)
+    out = {}
+    for k, key in enumerate(keys):
+        for m, name in enumerate("prf"):
+            out[f"{key}_{name}"] = (float(lo[k, m]), float(hi[k, m]))
+    return out

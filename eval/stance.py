@@ -56,14 +56,27 @@ class TfidfBaseline:
 
 
 def load(split: str, sets, data=None, unrelated_cap: int = 5000, seed: int = 13) -> dict[str, list[dict]]:
+    """Rows of a split per dataset, from the shared data folder (``$CLAIMS_DATA/stance``)."""
+    return load_dir(corpora.data_dir(data) / "stance", split, sets, unrelated_cap, seed)
+
+
+def load_dir(folder: str | Path, split: str, sets=None, unrelated_cap: int = 5000, seed: int = 13
+             ) -> dict[str, list[dict]]:
+    """Rows of a split per dataset from ``folder/<dataset>/<split>.jsonl[.gz]``; ``sets=None``
+    takes every dataset folder that has the split. Train splits keep at most ``unrelated_cap``
+    unrelated pairs per dataset (the same subsampling as training.stance)."""
     import random
+    folder = Path(folder)
+    if sets is None:
+        sets = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     out = {}
     for name in sets:
-        path = corpora.stance_path(name, split, data)
-        if not path.exists():
+        path = next((folder / name / f for f in (f"{split}.jsonl", f"{split}.jsonl.gz")
+                     if (folder / name / f).exists()), None)
+        if path is None:
             continue
         rows = list(corpora.read_jsonl(path))
-        if split == "train":  # the same subsampling as training.stance
+        if split == "train":
             rng = random.Random(seed)
             unrel = [r for r in rows if r["label"] == "unrelated"]
             rest = [r for r in rows if r["label"] != "unrelated"]
@@ -73,12 +86,14 @@ def load(split: str, sets, data=None, unrelated_cap: int = 5000, seed: int = 13)
     return out
 
 
-def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribution_dir: str | None
-                      ) -> tuple[dict[str, np.ndarray], dict]:
+def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribution_dir: str | None,
+                      progress=None) -> tuple[dict[str, np.ndarray], dict]:
+    """Model probabilities (n, 4) per dataset and the model's config. ``progress(name, done,
+    total)`` is called as pairs are scored; by default a line per dataset goes to stderr."""
     import torch
     from claims.encoder import build_trunk, load_tokenizer
     from claims.extract import AttributionModel
-    from claims.stance import StanceModel, text_roles
+    from claims.stance import StanceModel, encode_texts, text_roles
 
     attribution = AttributionModel.load(attribution_dir)
     tok = load_tokenizer()
@@ -90,10 +105,36 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
         for name, rows in dev.items():
             t0 = time.time()
             texts = [r["text"] for r in rows]
-            uniq = list(dict.fromkeys(texts))
-            roles = dict(zip(uniq, text_roles(uniq, attribution, trunk, tok, max_len)))
-            out[name] = model.score_texts([r["target"] for r in rows], texts, [roles[t] for t in texts], trunk)
-            print(f"  {name}: {len(rows)} pairs ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
+            targets = [r["target"] for r in rows]
+            # shortest first, so that each batch pads little
+            uniq = sorted(dict.fromkeys(texts), key=len)
+            roles = text_roles(uniq, attribution, trunk, tok, max_len)
+            probs = np.zeros((len(rows), len(STANCE_LABELS)), dtype=np.float32)
+            by_text: dict[str, list[int]] = {}
+            for i, t in enumerate(texts):
+                by_text.setdefault(t, []).append(i)
+            done = 0
+            # each distinct text is encoded once and its states serve every pair it is in (an FNC-1
+            # body is paired with about ten headlines); chunks keep the states in memory small
+            for c in range(0, len(uniq), 256):
+                chunk = uniq[c:c + 256]
+                states, role_rows = [], []
+                for b in range(0, len(chunk), 32):
+                    st, rr = encode_texts(model, chunk[b:b + 32], trunk, roles[c + b:c + b + 32])
+                    states += st
+                    role_rows += rr
+                pairs = [(i, k) for k, t in enumerate(chunk) for i in by_text[t]]
+                for b in range(0, len(pairs), 64):
+                    part = pairs[b:b + 64]
+                    props = model.proposition_states([targets[i] for i, _ in part], trunk)
+                    probs[[i for i, _ in part]] = model.pair_probs(props, [states[k] for _, k in part],
+                                                                   [role_rows[k] for _, k in part])
+                done += len(pairs)
+                if progress:
+                    progress(name, done, len(rows))
+            out[name] = probs
+            if not progress:
+                print(f"  {name}: {len(rows)} pairs ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return out, model.config
 
 

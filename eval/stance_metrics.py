@@ -63,22 +63,78 @@ def stance_metrics(gold: list[str], pred: list[str], dataset: str = "") -> dict:
     return out
 
 
+# FNC-1 credit per (gold, predicted) cell, STANCE_LABELS order: 0.25 for related/unrelated right,
+# 0.75 more for the right related label.
+_UNREL = STANCE_LABELS.index("unrelated")
+FNC_WEIGHTS = np.array([[(0.25 if (g == _UNREL) == (p == _UNREL) else 0.0)
+                         + (0.75 if g == p and g != _UNREL else 0.0)
+                         for p in range(len(STANCE_LABELS))] for g in range(len(STANCE_LABELS))])
+
+
+def scores_from_confusion(cm: np.ndarray, present: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Macro-F1, accuracy and FNC score (percent) from confusion matrices ``(..., 4, 4)`` (rows
+    gold); vectorised so bootstrap resamples are cheap. Macro-F1 averages the sided labels that
+    occur in each matrix's gold (as ``stance_metrics``), limited to ``present`` when given."""
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    n_g, n_p = cm.sum(-1), cm.sum(-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1s = np.where(tp > 0, 2 * tp / np.where(n_g + n_p > 0, n_g + n_p, 1), 0.0)
+    idx = [STANCE_LABELS.index(l) for l in (present if present is not None else SIDED)]
+    total = cm.sum((-2, -1))
+    best = (n_g * np.diag(FNC_WEIGHTS)).sum(-1)
+    occurs = n_g[..., idx] > 0
+    n_occ = occurs.sum(-1)
+    macro = np.where(n_occ > 0, (f1s[..., idx] * occurs).sum(-1) / np.maximum(n_occ, 1), 0.0)
+    return {
+        "macro_f1": 100 * macro,
+        "accuracy": 100 * np.where(total > 0, tp.sum(-1) / np.where(total > 0, total, 1), 0.0),
+        "fnc_score": 100 * np.where(best > 0, (cm * FNC_WEIGHTS).sum((-2, -1)) / np.where(best > 0, best, 1), 0.0),
+    }
+
+
+def bootstrap_stance(gold: list[str], pred: list[str], groups: list[str] | None = None, n: int = 1000,
+                     seed: int = 0, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of macro-F1, accuracy and FNC score, resampling groups (e.g. targets,
+    so a topic counts once) or items. Each resample's macro-F1 averages the labels in its gold."""
+    from .metrics import resample_weights
+    if not gold:
+        return {}
+    idx = {l: i for i, l in enumerate(STANCE_LABELS)}
+    keys = sorted(set(groups), key=str) if groups is not None else None
+    pos = {g: i for i, g in enumerate(keys)} if keys is not None else None
+    n_units = len(keys) if keys is not None else len(gold)
+    units = np.zeros((n_units, len(STANCE_LABELS), len(STANCE_LABELS)))
+    for k, (g, p) in enumerate(zip(gold, pred)):
+        units[pos[groups[k]] if pos is not None else k, idx[g], idx[p]] += 1
+    w = resample_weights(n_units, n, seed)
+    cms = np.tensordot(w, units, axes=(1, 0))           # (n, 4, 4)
+    vals = scores_from_confusion(cms)
+    return {k: (float(np.percentile(v, 100 * alpha / 2)), float(np.percentile(v, 100 * (1 - alpha / 2))))
+            for k, v in vals.items()}
+
+
 def bootstrap_metric(gold: list[str], pred: list[str], key: str, groups: list[str] | None = None,
                      n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of one figure, resampling groups (e.g. targets) or items."""
-    rng = np.random.default_rng(seed)
-    gold_a, pred_a = np.asarray(gold), np.asarray(pred)
-    if groups is None:
-        units = [np.array([i]) for i in range(len(gold))]
-    else:
-        by: dict[str, list[int]] = {}
-        for i, g in enumerate(groups):
-            by.setdefault(g, []).append(i)
-        units = [np.asarray(v) for v in by.values()]
-    vals = []
-    for _ in range(n):
-        pick = rng.integers(0, len(units), len(units))
-        idx = np.concatenate([units[i] for i in pick])
-        m = stance_metrics(gold_a[idx].tolist(), pred_a[idx].tolist())
-        vals.append(m[key] if key in m else m.get("fnc_score", 0.0) if key == "fnc_score" else 0.0)
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+    """95% percentile interval of one figure (``macro_f1``, ``accuracy``, ``fnc_score``),
+    resampling groups (e.g. targets) or items."""
+    return bootstrap_stance(gold, pred, groups, n, seed).get(key, (0.0, 0.0))
+
+
+def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> tuple[list[dict], float]:
+    """Reliability diagram data of the top-label probability, equal-width bins: per bin its
+    bounds, count, mean confidence and accuracy; and the expected calibration error (a fraction,
+    the same figure as ``claims.stance.expected_calibration_error``)."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    conf = probs.max(1) if len(probs) else np.zeros(0)
+    correct = probs.argmax(1) == labels if len(probs) else np.zeros(0, dtype=bool)
+    edges = np.linspace(0, 1, bins + 1)
+    out, ece = [], 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        row = {"lo": float(lo), "hi": float(hi), "n": int(m.sum()), "confidence": None, "accuracy": None}
+        if m.any():
+            row["confidence"], row["accuracy"] = float(conf[m].mean()), float(correct[m].mean())
+            ece += m.mean() * abs(row["accuracy"] - row["confidence"])
+        out.append(row)
+    return out, float(ece)
