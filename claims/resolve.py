@@ -122,6 +122,8 @@ _PREPOSITIONS = {"of", "on", "in", "at", "for", "from", "with", "by", "about", "
                  "during", "under", "ranging", "including", "such", "conducted", "published", "being"}
 _ABBREVIATED_TITLES = {"mr", "mrs", "ms", "dr", "sen", "sens", "rep", "reps", "gov", "gen", "lt", "col", "capt",
                        "sgt", "prof", "rev", "st", "pres", "adm", "maj", "cmdr", "supt", "atty"}
+_GENERIC_ROLES = {"nominee", "candidate", "businessman", "businesswoman", "billionaire", "mogul", "tycoon",
+                  "front-runner", "frontrunner", "challenger", "incumbent", "contender", "developer"}
 _QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "most", "one", "two", "group",
                 "number", "majority", "couple", "few", "several", "all", "none", "both", "each", "lot", "half"}
 _CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
@@ -170,6 +172,8 @@ class Resolver:
                 seg.case[i + 1] not in (CASE_LOWER, CASE_NONE)
                 or (seg.word(i + 1) in ("-", ".") and i + 2 < len(seg) and seg.case[i + 2] not in (CASE_LOWER, CASE_NONE)
                     and seg.starts[i + 2] == seg.ends[i + 1]))
+            if not known and base.endswith(("ing", "ed", "ly")) and base not in self._midsentence_caps:
+                return False  # "Injecting Clinton's ...", "Asked about ..."
             if not known and base not in self._midsentence_caps and not followed:
                 return False  # a lone capitalised first word never capitalised elsewhere
         return True
@@ -294,8 +298,11 @@ class Resolver:
                     or words[0] in self.lex["countries"] or words[0] in self.lex["places"]:
                 continue
             want = ("person",) if short.type in ("person", "other") else ("media", "organization")
+            first_name = words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]
             fuller = [e for e in self.entities if e is not short and e.type in want
-                      and len(normalize(e.name).split()) > 1 and normalize(e.name).split()[-1] == words[0]]
+                      and len(normalize(e.name).split()) > 1
+                      and (normalize(e.name).split()[-1] == words[0]
+                           or (first_name and normalize(e.name).split()[0] == words[0]))]
             if not fuller:
                 continue
             for m in self.mentions:
@@ -513,6 +520,7 @@ class Resolver:
         if not inside:
             return None
         words = [seg.word(k).lower() for k in range(first, last + 1)]
+        inside = [m for m in inside if not self._in_parentheses(m.first, first)] or inside
         if len(inside) >= 2 and "and" in words and self._coordinated(inside, last):
             names = list(dict.fromkeys(m.entity.name for m in inside))
             if len(names) >= 2:
@@ -520,7 +528,8 @@ class Resolver:
                 return Speaker(joined, "group", self._mention_span(inside[0].entity))
         head = inside[-1]
         ent = head.entity
-        tail = [seg.word(k) for k in range(head.last + 1, last + 1) if seg.word(k)[:1].isalnum()]
+        tail = [seg.word(k) for k in range(head.last + 1, last + 1) if seg.word(k)[:1].isalnum()
+                and not self._in_parentheses(k, head.last + 1) and seg.word(k).lower() not in ("all", "both")]
         possessive = seg.word(head.last).endswith(("'s", "’s"))
         if not tail:
             if inside[0] is not head and not possessive and inside[0].last + 1 <= last \
@@ -536,6 +545,13 @@ class Resolver:
             name = f"{ent.name} {' '.join(tail_words)}"
             return Speaker(name, self._description_type(tail_words), self._mention_span(ent))
         return None
+
+    def _in_parentheses(self, k: int, start: int) -> bool:
+        depth = 0
+        for j in range(start, k):
+            w = self.seg.word(j)
+            depth += (w == "(") - (w == ")")
+        return depth > 0
 
     def _coordinated(self, inside: list[Mention], last: int) -> bool:
         """Names joined only by commas, "and", determiners and parentheses ("China and Russia",
@@ -696,13 +712,13 @@ class Resolver:
                 if best is not None:
                     return Speaker(best.name, best.type, self._mention_span(best))
                 # "the nominee", "the businessman" with no role in the article: the most salient
-                # person so far (most mentions, then the most recent)
+                # person so far (most mentions, then the most recent); only for generic roles
                 counts: dict[int, tuple[int, int, Entity]] = {}
                 for m in self.mentions:
                     if m.first < first and m.entity.type == "person":
                         n, _, _ = counts.get(id(m.entity), (0, 0, m.entity))
                         counts[id(m.entity)] = (n + 1, m.first, m.entity)
-                if counts:
+                if counts and head in _GENERIC_ROLES:
                     n, _, ent = max(counts.values(), key=lambda x: (x[0], x[1]))
                     if n >= 2:
                         return Speaker(ent.name, ent.type, self._mention_span(ent))
