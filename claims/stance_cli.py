@@ -60,28 +60,32 @@ def run_stance(args) -> int:
     failed = written = 0
     t0 = time.time()
     with open(args.output, "w", encoding="utf-8") as out:
-        batch: list[tuple[int, dict]] = []
+        batch: list[tuple[int, dict, str | None]] = []  # input order, errors included
 
         def flush():
-            nonlocal written
-            texts = [o["text"] for _, o in batch]
-            roles = text_roles(texts, attribution, trunk, tok, max_len)
-            probs = model.score_texts([o["target"] for _, o in batch], texts, roles, trunk)
-            for (n, o), p in zip(batch, probs):
+            nonlocal written, failed
+            good = [(n, o) for n, o, err in batch if err is None]
+            probs = iter(())
+            if good:
+                texts = [o["text"] for _, o in good]
+                roles = text_roles(texts, attribution, trunk, tok, max_len)
+                probs = iter(model.score_texts([o["target"] for _, o in good], texts, roles, trunk))
+            for n, o, err in batch:
+                rid = o.get("id", f"line:{n}") if isinstance(o, dict) else f"line:{n}"
+                if err is not None:
+                    out.write(json.dumps({"id": rid, "error": {"type": "bad_input", "message": err}}) + "\n")
+                    failed += 1
+                    continue
+                p = next(probs)
                 scores = {l: round(float(p[i]), 4) for i, l in enumerate(STANCE_LABELS)}
-                out.write(json.dumps({"id": o.get("id", f"line:{n}"), "label": max(scores, key=scores.get),
-                                      "scores": scores}, ensure_ascii=False) + "\n")
+                out.write(json.dumps({"id": rid, "label": max(scores, key=scores.get), "scores": scores},
+                                     ensure_ascii=False) + "\n")
                 written += 1
             batch.clear()
 
         with torch.inference_mode():
             for n, obj, err in _read(args.input):
-                if err:
-                    rid = obj.get("id", f"line:{n}") if isinstance(obj, dict) else f"line:{n}"
-                    out.write(json.dumps({"id": rid, "error": {"type": "bad_input", "message": err}}) + "\n")
-                    failed += 1
-                    continue
-                batch.append((n, obj))
+                batch.append((n, obj, err))
                 if len(batch) >= args.batch_size:
                     flush()
             if batch:

@@ -1,0 +1,28 @@
+import json
+
+import pytest
+
+from claims.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_stance_cli_keeps_input_order_and_records_bad_lines(tmp_path):
+    from claims.stance import DEFAULT_STANCE_DIR
+    if not (DEFAULT_STANCE_DIR / "config.json").exists():
+        pytest.skip("no stance model installed")
+    inp = tmp_path / "pairs.jsonl"
+    inp.write_text("\n".join([
+        json.dumps({"id": "a", "target": "Taxes should rise.", "text": "The senator said taxes must rise."}),
+        "{broken",
+        json.dumps({"id": "c", "target": "Taxes should rise.", "text": ""}),
+        json.dumps({"id": "d", "target": "Taxes should rise.", "text": "The mayor denied that taxes must rise."}),
+    ]) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["stance", str(inp), "-o", str(out)]) == 1  # two lines failed
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "line:2", "c", "d"]
+    assert "error" in rows[1] and "error" in rows[2]
+    for r in (rows[0], rows[3]):
+        assert r["label"] in ("favor", "against", "neutral", "unrelated")
+        assert abs(sum(r["scores"].values()) - 1) < 1e-3
