@@ -44,7 +44,7 @@ class Config:
     shared_layers: int = 2          # frozen pretrained layers shared with the stance model
     max_len: int = 256              # subwords per window, with [CLS]/[SEP]
     train_stride: int = 192         # window step when training
-    eval_stride: int = 128          # window step at inference
+    eval_stride: int = 224          # window step at inference (dev F1 within noise of 128, ~1.7x faster)
     # -- optimisation
     epochs: int = 4
     batch_size: int = 16
@@ -216,7 +216,8 @@ def finish(cfg: Config, install: bool = False) -> Path:
     t0 = time.time()
     linker = fit_linker([(segment(a["text"]), a["attributions"]) for a in train])
     print(f"linker fitted on {len(train)} train articles ({time.time() - t0:.0f}s)", flush=True)
-    config = {k: tagger_conf[k] for k in ("labels", "base_model", "shared_layers", "max_len", "stride")}
+    config = {k: tagger_conf[k] for k in ("labels", "base_model", "shared_layers", "max_len")}
+    config["stride"] = cfg.eval_stride  # an inference setting: may differ from the one used during training
     config |= {"version": dt.date.today().isoformat(), "linker": linker.to_dict(), "confidence": None,
                "training": tagger_conf["training"], "dev_tagger": tagger_conf["dev_tagger"]}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
