@@ -12,7 +12,6 @@ encoder batches, and the frozen trunk's states feed both the tagger and the stan
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional

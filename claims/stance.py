@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .doc import STANCE_LABELS, ArticleResult, Dispute, Stance
-from .encoder import EncoderConfig, Top, attention_mask
+from .encoder import EncoderConfig, Top
 from .segment import Prepared
 
 DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")

@@ -13,12 +13,10 @@ Install it with ``--install`` (copies to ``claims/models/attribution``).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
 import random
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from claims import corpora
+from training.common import config_from_args, config_parser, install_model
 from claims.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.segment import Window, collate, gather_words, prepare, windows
 from claims.tagger import LABELS, TaggerNet, decode, word_labels
@@ -227,7 +226,6 @@ def finish(cfg: Config, install: bool = False) -> Path:
     if cfg.limit:
         dev = dev[:max(4, cfg.limit // 10)]
     model = AttributionModel.load(out)
-    from claims.link import Linker  # noqa: F401 - same linker the model will use
     from claims.tagger import decode
     from claims.segment import prepare
     tok = load_tokenizer()
@@ -258,11 +256,7 @@ def finish(cfg: Config, install: bool = False) -> Path:
     (out / "README.md").write_text(model_card(config, len(train), len(dev)))
     print("dev: " + " ".join(f"{k}={v:.1f}" for k, v in metrics.items() if k.endswith("_f")), flush=True)
     if install:
-        dest = Path(__file__).resolve().parents[1] / "claims" / "models" / "attribution"
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ("tagger.safetensors", "config.json", "README.md"):
-            shutil.copy2(out / name, dest / name)
-        print(f"installed into {dest}")
+        install_model(out, "attribution", ("tagger.safetensors", "config.json", "README.md"))
     return out
 
 
@@ -305,25 +299,16 @@ Reproduce: `python -m eval.attribution --split dev`.
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults = Config()
-    for name, f in Config.__dataclass_fields__.items():
-        val = getattr(defaults, name)
-        if isinstance(val, list):
-            ap.add_argument(f"--{name.replace('_', '-')}", action="append", default=[])
-        else:
-            ap.add_argument(f"--{name.replace('_', '-')}", type=type(val), default=val)
+    ap = config_parser(Config, __doc__.split("\n\n")[0])
     ap.add_argument("--skip-tagger", action="store_true", help="reuse the tagger already in --out")
     ap.add_argument("--install", action="store_true", help="copy the result into claims/models/attribution")
     args = ap.parse_args(argv)
-    cfg = Config(**{k: getattr(args, k) for k in Config.__dataclass_fields__})
+    cfg = config_from_args(Config, args)
     print(f"base model: {base_model_path()}")
     if not args.skip_tagger:
         train_tagger(cfg)
     finish(cfg, install=args.install)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,12 +14,9 @@ is fitted on dev. Writes weights (fp16), ``config.json`` and a model card.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import math
 import random
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from claims import corpora
+from training.common import config_from_args, config_parser, install_model
 from claims.doc import STANCE_LABELS
 from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
 from claims.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
@@ -192,7 +190,7 @@ def train(cfg: Config, install: bool = False) -> Path:
     dev = load_split("dev", cfg, DEV_SETS)
     examples = [ex for rows in train_sets.values() for ex in rows]
     print("train: " + ", ".join(f"{k} {len(v)}" for k, v in train_sets.items())
-          + f"; dev: " + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), flush=True)
+          + "; dev: " + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), flush=True)
     all_texts = [ex["text"] for ex in examples] + [r["text"] for rows in dev.values() for r in rows]
     roles = silver_roles(all_texts, cfg, tok, trunk)
 
@@ -242,11 +240,7 @@ def train(cfg: Config, install: bool = False) -> Path:
             save(model, cfg, out, metrics, logits, dev, epoch + 1, len(examples))
             print(f"saved {out} (best so far)", flush=True)
     if install:
-        dest = Path(__file__).resolve().parents[1] / "claims" / "models" / "stance"
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in ("stance.safetensors", "config.json", "README.md"):
-            shutil.copy2(out / name, dest / name)
-        print(f"installed into {dest}")
+        install_model(out, "stance", ("stance.safetensors", "config.json", "README.md"))
     return out
 
 
@@ -302,20 +296,11 @@ Reproduce: `python -m eval.stance`.
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    defaults = Config()
-    for name in Config.__dataclass_fields__:
-        val = getattr(defaults, name)
-        if isinstance(val, list):
-            ap.add_argument(f"--{name.replace('_', '-')}", action="append", default=[])
-        else:
-            ap.add_argument(f"--{name.replace('_', '-')}", type=type(val), default=val)
+    ap = config_parser(Config, __doc__.split("\n\n")[0])
     ap.add_argument("--install", action="store_true", help="copy the result into claims/models/stance")
     args = ap.parse_args(argv)
-    cfg = Config(**{k: getattr(args, k) for k in Config.__dataclass_fields__})
-    train(cfg, install=args.install)
+    train(config_from_args(Config, args), install=args.install)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
