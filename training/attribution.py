@@ -284,6 +284,7 @@ with two logistic scorers, and calibrates a claim confidence. See `claims/tagger
 - **Command**: `python -m training.attribution --out runs/attribution --epochs {t['epochs']} --install`
   (seed {t['seed']}, batch {t['batch_size']} windows of {t['max_len']} subwords, lr {t['lr']} / head {t['head_lr']},
   selected epoch {config['dev_tagger'].get('epoch')}).
+- **Inference**: windows of {config['max_len']} subwords, step {config['stride']} (the figures below use it).
 - **Date**: {config['version']}
 
 ## Dev metrics (PolNeAR dev, F1 %, 95% bootstrap interval over articles)
