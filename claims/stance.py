@@ -56,6 +56,30 @@ class HeadBlock(nn.Module):
         x = self.n2(x + self.drop(self.cross_attn(x, kv, kv, key_padding_mask=kv_pad, need_weights=False)[0]))
         return self.n3(x + self.drop(self.ff(x)))
 
+    # -- inference with the claim side computed once for all disputes ---------------------------
+
+    def self_part(self, q: torch.Tensor, q_pad: torch.Tensor) -> torch.Tensor:
+        return self.n1(q + self.self_attn(q, q, q, key_padding_mask=q_pad, need_weights=False)[0])
+
+    def kv_proj(self, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the cross-attention for claim tokens (..., H)."""
+        a, h = self.cross_attn, kv.shape[-1]
+        w, b = a.in_proj_weight, a.in_proj_bias
+        return F.linear(kv, w[h:2 * h], b[h:2 * h]), F.linear(kv, w[2 * h:], b[2 * h:])
+
+    def cross_part(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv_pad: torch.Tensor) -> torch.Tensor:
+        """The cross-attention and feed-forward of ``forward`` (eval mode) on projected keys/values."""
+        a = self.cross_attn
+        n, lq, h = x.shape
+        nh = a.num_heads
+        hd = h // nh
+        q = F.linear(x, a.in_proj_weight[:h], a.in_proj_bias[:h]).view(n, lq, nh, hd).transpose(1, 2)
+        k = k.view(n, -1, nh, hd).transpose(1, 2)
+        v = v.view(n, -1, nh, hd).transpose(1, 2)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=(~kv_pad)[:, None, None, :])
+        x = self.n2(x + a.out_proj(o.transpose(1, 2).reshape(n, lq, h)))
+        return self.n3(x + self.ff(x))
+
 
 class StanceNet(nn.Module):
     def __init__(self, cfg: EncoderConfig, top_layers: int, head_layers: int = 2, dropout: float = 0.1):
@@ -89,6 +113,56 @@ class StanceNet(nn.Module):
         cue_mean = (claim * cue).sum(1) / cue.sum(1).clamp(min=1)
         feats = torch.cat([x[:, 0], prop_mean, content_mean * prop_mean, cue_mean], -1)
         return self.classifier(feats)
+
+    def cross_logits(self, props: list[torch.Tensor], claims: list[torch.Tensor], roles: list[torch.Tensor],
+                     batch_pairs: int = 256) -> torch.Tensor:
+        """Logits (n_claims, n_props, 4) of every claim against every proposition; the same as
+        ``pair_logits`` over all pairs (in eval mode), but what depends on one side only is computed
+        once: the claim tokens' keys and values and pooled states per claim, the first
+        self-attention per proposition. Claims go shortest first, so batches pad little."""
+        nd, nc = len(props), len(claims)
+        out = torch.zeros((nc, nd, len(STANCE_LABELS)))
+        if not nd or not nc:
+            return out
+        claims = [c[:MAX_CLAIM_TOKENS] for c in claims]
+        roles = [r[:MAX_CLAIM_TOKENS].long() for r in roles]
+        lens = [len(c) for c in claims]
+        # claim side: role-marked tokens, each block's keys and values, pooled content and cue
+        kv_all = torch.cat(claims) + self.role(torch.cat(roles))
+        kvs = [blk.kv_proj(kv_all) for blk in self.blocks]
+        bounds = np.cumsum([0] + lens)
+        pooled = []
+        for c, r in zip(claims, roles):
+            content, cue = r == ROLE_CONTENT, r == ROLE_CUE
+            pooled.append((c[content].sum(0) / max(int(content.sum()), 1), c[cue].sum(0) / max(int(cue.sum()), 1)))
+        # proposition side: padded states and the first block's self-attention
+        lp = max(len(p) for p in props)
+        prop = pad_stack(props, lp)
+        prop_pad = pad_stack([torch.zeros(len(p), dtype=torch.bool) for p in props], lp, True)
+        first = self.blocks[0].self_part(prop, prop_pad)
+        keep = (~prop_pad).unsqueeze(-1).float()
+        order = sorted(range(nc), key=lambda i: lens[i])
+        per = max(1, batch_pairs // nd)
+        for b in range(0, nc, per):
+            idx = order[b:b + per]
+            lc = max(lens[i] for i in idx)
+            pad = pad_stack([torch.zeros(lens[i], dtype=torch.bool) for i in idx], lc, True)
+            pad = pad.repeat_interleave(nd, 0)
+            x = first.repeat(len(idx), 1, 1)
+            xp = prop_pad.repeat(len(idx), 1)
+            for j, blk in enumerate(self.blocks):
+                k = pad_stack([kvs[j][0][bounds[i]:bounds[i + 1]] for i in idx], lc).repeat_interleave(nd, 0)
+                v = pad_stack([kvs[j][1][bounds[i]:bounds[i + 1]] for i in idx], lc).repeat_interleave(nd, 0)
+                if j > 0:
+                    x = blk.self_part(x, xp)
+                x = blk.cross_part(x, k, v, pad)
+            kp = keep.repeat(len(idx), 1, 1)
+            prop_mean = (x * kp).sum(1) / kp.sum(1).clamp(min=1)
+            content_mean = torch.stack([pooled[i][0] for i in idx]).repeat_interleave(nd, 0)
+            cue_mean = torch.stack([pooled[i][1] for i in idx]).repeat_interleave(nd, 0)
+            feats = torch.cat([x[:, 0], prop_mean, content_mean * prop_mean, cue_mean], -1)
+            out[idx] = self.classifier(feats).view(len(idx), nd, -1).float()
+        return out
 
 
 def pad_stack(rows: list[torch.Tensor], length: int, value: float = 0.0) -> torch.Tensor:
@@ -189,13 +263,11 @@ class StanceModel:
         self._score_pairs(owners, claim_rows, claim_roles, props, disputes, batch_pairs)
 
     def _score_pairs(self, owners, claim_rows, claim_roles, props, disputes, batch_pairs: int) -> None:
-        pairs = [(c, d) for c in range(len(owners)) for d in range(len(disputes))]
-        for b in range(0, len(pairs), batch_pairs):
-            chunk = pairs[b:b + batch_pairs]
-            probs = self.pair_probs([props[d] for _, d in chunk], [claim_rows[c] for c, _ in chunk],
-                                    [claim_roles[c] for c, _ in chunk])
-            for (c, d), p in zip(chunk, probs):
-                owners[c].stance[disputes[d].id] = _stance(p)
+        logits = self.net.cross_logits(props, claim_rows, claim_roles, batch_pairs)
+        probs = F.softmax(logits / self.temperature, -1).numpy()
+        for c, claim in enumerate(owners):
+            for d, dispute in enumerate(disputes):
+                claim.stance[dispute.id] = _stance(probs[c, d])
 
     @torch.inference_mode()
     def pair_probs(self, props: list[torch.Tensor], claims: list[torch.Tensor], roles: list[torch.Tensor]) -> np.ndarray:

@@ -64,3 +64,21 @@ def test_swapping_confirmed_and_denied_changes_the_stance(analyzer):
         labels[verb] = (st.label, st.scores["favor"] - st.scores["against"])
     assert labels["confirmed"][1] > labels["denied"][1]
     assert labels["confirmed"][0] != labels["denied"][0]
+
+
+def test_all_disputes_at_once_equals_scoring_pair_by_pair():
+    """``cross_logits`` shares the claim side across disputes; it must give what ``pair_logits`` gives."""
+    torch.manual_seed(0)
+    net = StanceNet(EncoderConfig(), 4).eval()
+    for p in net.parameters():  # move off the initial weights so every part matters
+        p.data += 0.05 * torch.randn_like(p)
+    h = EncoderConfig().hidden_size
+    props = [torch.randn(n, h) for n in (5, 12, 9)]
+    claims = [torch.randn(n, h) for n in (3, 17, 8, 30, 1)]
+    roles = [torch.from_numpy(np.array(([ROLE_SOURCE, ROLE_CUE] + [ROLE_CONTENT] * n)[:n])) for n in (3, 17, 8, 30, 1)]
+    with torch.inference_mode():
+        fast = net.cross_logits(props, claims, roles, batch_pairs=4)
+        model = StanceModel(net, {}, None)
+        for c in range(len(claims)):
+            slow = model.pair_logits(props, [claims[c]] * len(props), [roles[c]] * len(props))
+            assert torch.allclose(fast[c], slow, atol=1e-4), (c, fast[c], slow)
