@@ -48,9 +48,11 @@ class Config:
     unrelated_cap: int = 5000       # unrelated pairs kept per corpus (FNC-1, ARC)
     max_text_len: int = 160         # subwords of a text (FNC-1 bodies are cut)
     roles_from: str = ""            # attribution model tagging the texts ('' = shipped; 'none' = no roles)
+    cue_flip: int = 0               # synthetic attributed claims added to train (see cue_flip_examples)
     # -- model
     shared_layers: int = 2
     head_layers: int = 2
+    init: str = ""                  # start from this stance model directory ('' = the base encoder)
     # -- optimisation
     epochs: int = 3
     batch_texts: int = 16           # distinct texts per step
@@ -83,6 +85,34 @@ def load_split(split: str, cfg: Config, sets) -> dict[str, list[dict]]:
         elif cfg.dev_limit:
             rows = rows[:cfg.dev_limit]
         out[name] = rows
+    return out
+
+
+AFFIRM_CUES = ("said", "argued", "insisted", "confirmed", "maintained", "believes", "claimed", "stressed")
+DENY_CUES = ("denied", "rejected claims", "disputed claims", "dismissed suggestions", "refuted claims")
+SOURCES = ("The minister", "A spokesman", "Critics", "The company", "Officials", "The senator", "The group",
+           "Her lawyer", "Analysts", "The opposition", "The government", "He", "She", "They")
+
+
+def cue_flip_examples(train_sets: dict[str, list[dict]], n: int, seed: int) -> list[dict]:
+    """Short favor/against texts put in the mouth of a speaker, as reported speech: with an
+    affirming cue ("X insisted that ...") the label stays, with a denying one ("X denied that ...")
+    favor and against swap. The stance corpora rarely say "denied", so without these the model
+    reads the content and not the cue; with them it must read both."""
+    rng = random.Random(seed)
+    pool = [r for name in ("ibm_claim_stance", "perspectrum") for r in train_sets.get(name, [])
+            if r["label"] in ("favor", "against") and 4 <= len(r["text"].split()) <= 40
+            and not any(m in r["text"].strip().rstrip(".?!") for m in (". ", "? ", "! "))]
+    rng.shuffle(pool)
+    out = []
+    for r in pool[:n]:
+        text = r["text"].strip().rstrip(".")
+        if not (len(text) > 1 and text[1].isupper()):   # keep acronyms and "I" as they are
+            text = text[0].lower() + text[1:]
+        deny = rng.random() < 0.5
+        cue = rng.choice(DENY_CUES if deny else AFFIRM_CUES)
+        label = {"favor": "against", "against": "favor"}[r["label"]] if deny else r["label"]
+        out.append({"target": r["target"], "text": f"{rng.choice(SOURCES)} {cue} that {text}.", "label": label})
     return out
 
 
@@ -188,6 +218,8 @@ def train(cfg: Config, install: bool = False) -> Path:
     for path in cfg.extra:
         train_sets[Path(path).stem] = list(corpora.read_jsonl(path))
     dev = load_split("dev", cfg, DEV_SETS)
+    if cfg.cue_flip:
+        train_sets["cue_flip"] = cue_flip_examples(train_sets, cfg.cue_flip, cfg.seed)
     examples = [ex for rows in train_sets.values() for ex in rows]
     print("train: " + ", ".join(f"{k} {len(v)}" for k, v in train_sets.items())
           + "; dev: " + ", ".join(f"{k} {len(v)}" for k, v in dev.items()), flush=True)
@@ -198,6 +230,13 @@ def train(cfg: Config, install: bool = False) -> Path:
     net.top.load_state_dict(build_top(cfg.shared_layers).state_dict())
     model = StanceModel(net, {"shared_layers": cfg.shared_layers, "head_layers": cfg.head_layers}, tok, trunk)
     print(f"trainable parameters: {n_params(net) / 1e6:.1f}M", flush=True)
+    best = -1.0
+    if cfg.init:
+        from safetensors.torch import load_file
+        net.load_state_dict({k: v.float() for k, v in load_file(str(Path(cfg.init) / "stance.safetensors")).items()})
+        metrics, _ = evaluate(model, trunk, dev, roles, cfg)
+        best = float(np.mean([m["macro_f1"] for m in metrics.values()]))
+        print(f"start ({cfg.init}) dev mean macro-F1 {best:.1f}: kept only if an epoch beats it", flush=True)
     body = [p for n, p in net.named_parameters() if n.startswith("top.")]
     head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
@@ -212,7 +251,7 @@ def train(cfg: Config, install: bool = False) -> Path:
     counts = np.bincount([LABEL_INDEX[e["label"]] for e in examples], minlength=4) + 1
     weights = torch.tensor((counts.sum() / counts) ** 0.5, dtype=torch.float32)
     weights = weights / weights.mean()
-    best, step = -1.0, 0
+    step, saved = 0, False
     for epoch in range(cfg.epochs):
         net.train()
         t0, run = time.time(), None
@@ -238,8 +277,11 @@ def train(cfg: Config, install: bool = False) -> Path:
         if score > best:
             best = score
             save(model, cfg, out, metrics, logits, dev, epoch + 1, len(examples))
+            saved = True
             print(f"saved {out} (best so far)", flush=True)
-    if install:
+    if not saved:
+        print(f"no epoch beat the starting model on dev: nothing written to {out}", flush=True)
+    elif install:
         install_model(out, "stance", ("stance.safetensors", "config.json", "README.md"))
     return out
 
@@ -284,7 +326,7 @@ proposition and a claim (its source, cue and content tokens, role-marked). See `
   (epoch {config['epoch']}); VAST dev is never trained on (zero-shot topics).
 - **Calibration**: temperature {config['temperature']:.3f} fitted on all dev pairs; ECE
   {100 * config['ece_dev_before']:.1f}% before, {100 * config['ece_dev_after']:.1f}% after.
-- **Command**: `python -m training.stance --out runs/stance --epochs {t['epochs']} --install` (seed {t['seed']}).
+- **Command**: `{command_line(t)}` (seed {t['seed']}).{continued(t)}
 - **Date**: {config['version']}
 
 ## Dev metrics
@@ -295,6 +337,24 @@ proposition and a claim (its source, cue and content tokens, role-marked). See `
 
 Reproduce: `python -m eval.stance`.
 """
+
+
+def command_line(t: dict) -> str:
+    """The training command with the flags that differ from the defaults."""
+    defaults = asdict(Config())
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in t.items()
+             if k not in ("out", "data") and v != defaults.get(k) and not isinstance(v, list)]
+    return " ".join(["python -m training.stance --out runs/stance", *flags, "--install"])
+
+
+def continued(t: dict) -> str:
+    parts = []
+    if t.get("init"):
+        parts.append(f"continued from the model in `{t['init']}` (itself trained as that model card says)")
+    if t.get("cue_flip"):
+        parts.append(f"{t['cue_flip']} synthetic reported-speech pairs (`cue_flip_examples`: affirming cues keep "
+                     "the label, denying cues swap favor and against)")
+    return "".join(f"\n- **Also**: {p}." for p in parts)
 
 
 def main(argv: list[str] | None = None) -> int:
