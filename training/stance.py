@@ -276,7 +276,8 @@ def train(cfg: Config, install: bool = False) -> Path:
             for k, m in metrics.items()), flush=True)
         if score > best:
             best = score
-            save(model, cfg, out, metrics, logits, dev, epoch + 1, len(examples))
+            save(model, cfg, out, metrics, logits, dev, epoch + 1, len(examples),
+                 {"cue_flip_pairs": len(train_sets.get("cue_flip", [])), "lineage": lineage(cfg)})
             saved = True
             print(f"saved {out} (best so far)", flush=True)
     if not saved:
@@ -287,7 +288,7 @@ def train(cfg: Config, install: bool = False) -> Path:
 
 
 def save(model: StanceModel, cfg: Config, out: Path, metrics: dict, logits: dict, dev: dict,
-         epoch: int, n_train: int) -> None:
+         epoch: int, n_train: int, extra: dict | None = None) -> None:
     from safetensors.torch import save_file
     all_logits = np.concatenate([logits[k] for k in dev])
     all_y = np.concatenate([[LABEL_INDEX[r["label"]] for r in dev[k]] for k in dev])
@@ -296,7 +297,8 @@ def save(model: StanceModel, cfg: Config, out: Path, metrics: dict, logits: dict
     ece_before, ece_after = expected_calibration_error(probs(1.0), all_y), expected_calibration_error(probs(temp), all_y)
     save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
               str(out / "stance.safetensors"))
-    config = {"labels": list(STANCE_LABELS), "base_model": BASE_MODEL_NAME, "shared_layers": cfg.shared_layers,
+    config = {**(extra or {}), "labels": list(STANCE_LABELS), "base_model": BASE_MODEL_NAME,
+              "shared_layers": cfg.shared_layers,
               "head_layers": cfg.head_layers, "max_text_len": cfg.max_text_len, "version": dt.date.today().isoformat(),
               "temperature": temp, "ece_dev_before": ece_before, "ece_dev_after": ece_after, "epoch": epoch,
               "training": asdict(cfg),
@@ -326,7 +328,7 @@ proposition and a claim (its source, cue and content tokens, role-marked). See `
   (epoch {config['epoch']}); VAST dev is never trained on (zero-shot topics).
 - **Calibration**: temperature {config['temperature']:.3f} fitted on all dev pairs; ECE
   {100 * config['ece_dev_before']:.1f}% before, {100 * config['ece_dev_after']:.1f}% after.
-- **Command**: `{command_line(t)}` (seed {t['seed']}).{continued(t)}
+- **Command**: `{command_line(t)}` (seed {t['seed']}).{continued(config)}
 - **Date**: {config['version']}
 
 ## Dev metrics
@@ -347,13 +349,23 @@ def command_line(t: dict) -> str:
     return " ".join(["python -m training.stance --out runs/stance", *flags, "--install"])
 
 
-def continued(t: dict) -> str:
-    parts = []
-    if t.get("init"):
-        parts.append(f"continued from the model in `{t['init']}` (itself trained as that model card says)")
-    if t.get("cue_flip"):
-        parts.append(f"{t['cue_flip']} synthetic reported-speech pairs (`cue_flip_examples`: affirming cues keep "
-                     "the label, denying cues swap favor and against)")
+def lineage(cfg: Config) -> list[str]:
+    """The runs this model continues, oldest first, from the ``--init`` model's config."""
+    if not cfg.init:
+        return []
+    init = json.loads((Path(cfg.init) / "config.json").read_text())
+    return init.get("lineage", []) + [f"`{command_line(init['training'])}`, epoch {init.get('epoch')} kept"]
+
+
+def continued(config: dict) -> str:
+    t, parts = config["training"], []
+    if config.get("lineage"):
+        parts.append("continues, with `--init`, the model of: " + "; then ".join(config["lineage"]))
+    if config.get("cue_flip_pairs"):
+        parts.append(f"{config['cue_flip_pairs']} synthetic reported-speech pairs (`cue_flip_examples`: affirming "
+                     "cues keep the label, denying cues swap favor and against)")
+    if t.get("limit"):
+        parts.append(f"at most {t['limit']} pairs per corpus (`--limit`)")
     return "".join(f"\n- **Also**: {p}." for p in parts)
 
 
