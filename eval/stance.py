@@ -120,7 +120,7 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
                 chunk = uniq[c:c + 256]
                 states, role_rows = [], []
                 for b in range(0, len(chunk), 32):
-                    st, rr = encode_texts(model, chunk[b:b + 32], trunk, roles[c + b:c + b + 32])
+                    st, rr = encode_texts(model, chunk[b:b + 32], trunk, roles[c + b:c + b + 32], max_len)
                     states += st
                     role_rows += rr
                 pairs = [(i, k) for k, t in enumerate(chunk) for i in by_text[t]]
