@@ -188,6 +188,12 @@ def print_report(report: dict) -> None:
     c = Console()
     c.print(t)
     c.print(f"expected calibration error over all dev pairs: {100 * report['ece']:.1f}%")
+    key = "macro_f1_unrelated_as_neutral"
+    merged = [f"{name} {e['model'][key]:.1f}" + (f" (baseline {e['baseline'][key]:.1f})" if e.get("baseline") else "")
+              for name, e in report["datasets"].items() if key in e["model"]]
+    if merged:
+        c.print("macro-F1 with a predicted unrelated read as neutral (gold without an unrelated class): "
+                + ", ".join(merged))
     for name, e in report["datasets"].items():
         rows = e["model"]["confusion"]
         c.print(f"[bold]{name}[/bold] confusion (rows gold, cols predicted; {', '.join(STANCE_LABELS)}): {rows}")

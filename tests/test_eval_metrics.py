@@ -250,3 +250,13 @@ def test_stance_bootstrap_matches_a_plain_resampling_loop():
     idx = np.random.default_rng(4).integers(0, len(gold), (300, len(gold)))
     vals = [stance_metrics([gold[i] for i in row], [pred[i] for i in row])["macro_f1"] for row in idx]
     assert got["macro_f1"] == pytest.approx((np.percentile(vals, 2.5), np.percentile(vals, 97.5)))
+
+
+def test_stance_unrelated_read_as_neutral_only_where_the_gold_has_no_unrelated():
+    gold = ["favor", "against", "neutral", "neutral"]
+    pred = ["favor", "against", "unrelated", "neutral"]
+    m = stance_metrics(gold, pred)
+    # plain: neutral P 1/1, R 1/2 -> F1 2/3; merged: all right
+    assert m["macro_f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3)
+    assert m["macro_f1_unrelated_as_neutral"] == pytest.approx(100.0)
+    assert "macro_f1_unrelated_as_neutral" not in stance_metrics(gold + ["unrelated"], pred + ["unrelated"])
