@@ -33,8 +33,8 @@ def print_result(result: ArticleResult, console=None) -> None:
         t.add_column("form", no_wrap=True)
     t.add_column("conf", justify="right", no_wrap=True)
     if result.disputes:
-        key = 3 if narrow else max(len(d.id) for d in result.disputes) + 1
-        t.add_column("stance", no_wrap=True, width=key + len(" unrelated 0.00"))
+        key_width = 3 if narrow else max(len(d.id) for d in result.disputes) + 1   # "[1]" or "<id>:"
+        t.add_column("stance", no_wrap=True, width=key_width + len(" unrelated 0.00"))
     for c in result.claims:
         speaker = "—"
         if c.speaker:

@@ -289,11 +289,12 @@ class StanceModel:
 
     @torch.inference_mode()
     def score_texts(self, targets: list[str], texts: list[str], roles: list[np.ndarray] | None, trunk,
-                    batch_size: int = 32) -> np.ndarray:
+                    batch_size: int = 32, progress=None) -> np.ndarray:
         """Probabilities (N, 4) for (target, text) pairs, in input order; ``roles`` per subword of
         each text (without specials), or None for all-content. Pairs are grouped by text so that a
-        text paired with many targets (a news body and its headlines) is encoded once."""
-        order = sorted(range(len(texts)), key=lambda i: texts[i])
+        text paired with many targets (a news body and its headlines) is encoded once, shortest
+        texts first so that batches pad little; ``progress(done, total)`` is called as pairs are scored."""
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), texts[i]))
         out = np.zeros((len(texts), len(STANCE_LABELS)), dtype=np.float32)
         chunk_pairs = 8 * batch_size
         for b in range(0, len(order), chunk_pairs):
@@ -315,6 +316,8 @@ class StanceModel:
             probs = self.pair_probs(props, [states[pos[texts[i]]] for i in idx],
                                     [role_rows[pos[texts[i]]] for i in idx])
             out[idx] = probs
+            if progress:
+                progress(b + len(idx), len(order))
         return out
 
 

@@ -93,7 +93,7 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
     import torch
     from claims.encoder import build_trunk, load_tokenizer
     from claims.extract import AttributionModel
-    from claims.stance import StanceModel, encode_texts, text_roles
+    from claims.stance import StanceModel, text_roles
 
     attribution = AttributionModel.load(attribution_dir)
     tok = load_tokenizer()
@@ -105,34 +105,11 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
         for name, rows in dev.items():
             t0 = time.time()
             texts = [r["text"] for r in rows]
-            targets = [r["target"] for r in rows]
-            # shortest first, so that each batch pads little
-            uniq = sorted(dict.fromkeys(texts), key=len)
-            roles = text_roles(uniq, attribution, trunk, tok, max_len)
-            probs = np.zeros((len(rows), len(STANCE_LABELS)), dtype=np.float32)
-            by_text: dict[str, list[int]] = {}
-            for i, t in enumerate(texts):
-                by_text.setdefault(t, []).append(i)
-            done = 0
-            # each distinct text is encoded once and its states serve every pair it is in (an FNC-1
-            # body is paired with about ten headlines); chunks keep the states in memory small
-            for c in range(0, len(uniq), 256):
-                chunk = uniq[c:c + 256]
-                states, role_rows = [], []
-                for b in range(0, len(chunk), 32):
-                    st, rr = encode_texts(model, chunk[b:b + 32], trunk, roles[c + b:c + b + 32], max_len)
-                    states += st
-                    role_rows += rr
-                pairs = [(i, k) for k, t in enumerate(chunk) for i in by_text[t]]
-                for b in range(0, len(pairs), 64):
-                    part = pairs[b:b + 64]
-                    props = model.proposition_states([targets[i] for i, _ in part], trunk)
-                    probs[[i for i, _ in part]] = model.pair_probs(props, [states[k] for _, k in part],
-                                                                   [role_rows[k] for _, k in part])
-                done += len(pairs)
-                if progress:
-                    progress(name, done, len(rows))
-            out[name] = probs
+            uniq = sorted(dict.fromkeys(texts), key=len)   # shortest first, so that each batch pads little
+            role_of = dict(zip(uniq, text_roles(uniq, attribution, trunk, tok, max_len)))
+            out[name] = model.score_texts([r["target"] for r in rows], texts, [role_of[t] for t in texts], trunk,
+                                          progress=(lambda done, total, name=name: progress(name, done, total))
+                                          if progress else None)
             if not progress:
                 print(f"  {name}: {len(rows)} pairs ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return out, model.config

@@ -310,7 +310,7 @@ def save(model: StanceModel, cfg: Config, out: Path, metrics: dict, logits: dict
 
 def model_card(config: dict, n_train: int) -> str:
     def fnc(m):
-        return f"{m['fnc_score']:.1f}" if m.get("fnc_score") == m.get("fnc_score") and "fnc_score" in m else "–"
+        return f"{m['fnc_score']:.1f}" if "fnc_score" in m else "–"
     rows = "\n".join(f"| {k} | {m['n']} | {m['macro_f1']:.1f} | {m['accuracy']:.1f} | {fnc(m)} |"
                      for k, m in config["dev_metrics"].items())
     t = config["training"]
