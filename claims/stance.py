@@ -217,21 +217,28 @@ class StanceModel:
 
     # -- propositions ------------------------------------------------------------------------
 
+    def encode_propositions(self, texts: list[str], trunk=None) -> list[torch.Tensor]:
+        """(L_i, H) states per proposition, not cached; gradients reach this model's layers when
+        enabled (training), never the frozen trunk."""
+        trunk = trunk or self.trunk
+        sep = self.tokenizer.token_to_id("[SEP]")
+        encs = [self.tokenizer.encode(t).ids[:MAX_TARGET_TOKENS - 1] + [sep] for t in texts]
+        ids = torch.zeros((len(encs), max(len(e) for e in encs)), dtype=torch.long)
+        for i, e in enumerate(encs):
+            ids[i, :len(e)] = torch.tensor(e)
+        with torch.no_grad():
+            h = trunk(ids)
+        states = self.net.encode(h, ids)
+        return [states[i, :len(e)] for i, e in enumerate(encs)]
+
     @torch.inference_mode()
     def proposition_states(self, texts: list[str], trunk=None) -> list[torch.Tensor]:
         """(L_i, H) states per proposition, computed once per text and cached."""
         trunk = trunk or self.trunk
         missing = [t for t in dict.fromkeys(texts) if t not in self._prop_cache]
         if missing:
-            encs = [self.tokenizer.encode(t).ids[:MAX_TARGET_TOKENS - 1] + [self.tokenizer.token_to_id("[SEP]")]
-                    for t in missing]
-            L = max(len(e) for e in encs)
-            ids = torch.zeros((len(encs), L), dtype=torch.long)
-            for i, e in enumerate(encs):
-                ids[i, :len(e)] = torch.tensor(e)
-            states = self.net.encode(trunk(ids), ids)
-            for i, t in enumerate(missing):
-                self._prop_cache[t] = states[i, :len(encs[i])].clone()
+            for t, st in zip(missing, self.encode_propositions(missing, trunk)):
+                self._prop_cache[t] = st.clone()
             while len(self._prop_cache) > PROPOSITION_CACHE:
                 self._prop_cache.pop(next(iter(self._prop_cache)))  # oldest first
         return [self._prop_cache[t] if t in self._prop_cache else self.proposition_states([t], trunk)[0]

@@ -153,7 +153,7 @@ def step_logits(model: StanceModel, trunk, units: list[list[dict]], roles: dict,
     texts = [u[0]["text"] for u in units]
     states, role_rows = encode_texts(model, texts, trunk, [roles.get(t) for t in texts], cfg.max_text_len)
     targets = list(dict.fromkeys(ex["target"] for u in units for ex in u))
-    tgt_states, _ = _encode_targets(model, targets, trunk)
+    tgt_states = model.encode_propositions(targets, trunk)
     t_index = {t: i for i, t in enumerate(targets)}
     props, claims, rr, y = [], [], [], []
     for k, u in enumerate(units):
@@ -163,19 +163,6 @@ def step_logits(model: StanceModel, trunk, units: list[list[dict]], roles: dict,
             rr.append(role_rows[k])
             y.append(LABEL_INDEX[ex["label"]])
     return model.pair_logits(props, claims, rr), torch.tensor(y)
-
-
-def _encode_targets(model: StanceModel, targets: list[str], trunk):
-    tok = model.tokenizer
-    encs = [tok.encode(t).ids[:63] + [tok.token_to_id("[SEP]")] for t in targets]
-    L = max(len(e) for e in encs)
-    ids = torch.zeros((len(encs), L), dtype=torch.long)
-    for i, e in enumerate(encs):
-        ids[i, :len(e)] = torch.tensor(e)
-    with torch.no_grad():
-        h = trunk(ids)
-    states = model.net.encode(h, ids)
-    return [states[i, :len(e)] for i, e in enumerate(encs)], None
 
 
 @torch.no_grad()
