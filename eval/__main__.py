@@ -1,16 +1,17 @@
 """``python -m eval COMMAND``: ``report`` (evaluation report), or ``attribution``, ``stance``,
-``bench`` (the same as ``python -m eval.attribution`` and so on)."""
+``bench``, ``speakers`` (the same as ``python -m eval.attribution`` and so on)."""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m eval {report,attribution,stance,bench} [options]
+USAGE = """usage: python -m eval {report,attribution,stance,bench,speakers} [options]
 
   report        evaluation report: report.html, report.md, metrics.json
   attribution   attribution metrics on PolNeAR (python -m eval.attribution)
   stance        stance metrics on the dev splits (python -m eval.stance)
   bench         speed and memory (python -m eval.bench)
+  speakers      speaker accuracy, end to end and on gold sources (python -m eval.speakers)
 """
 
 
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         from .stance import main as run
     elif cmd == "bench":
         from .bench import main as run
+    elif cmd == "speakers":
+        from .speakers import main as run
     else:
         print(f"error: unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr, end="")
         return 2

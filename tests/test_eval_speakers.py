@@ -1,0 +1,34 @@
+import pytest
+
+from eval.speakers import lenient_match, mention_kind, strict_match
+
+
+@pytest.mark.parametrize("pred,accept,strict,lenient", [
+    ("Jane Smith", ["Jane Smith"], True, True),
+    ("the acme times", ["The Acme Times"], True, True),
+    ("Smith", ["Jane Smith"], False, True),                  # surname alone
+    ("Jane Q. Smith", ["Jane Smith"], False, True),          # middle initial
+    ("Sen. Jane Smith", ["Jane Smith"], False, True),        # title
+    ("Moscow", ["Russia"], False, True),                     # alias table
+    ("John Smith", ["Jane Smith"], False, False),            # another person of the same surname
+    ("Smith Tower", ["Jane Smith"], False, False),
+    ("Jane", ["Jane Smith"], False, False),
+    (None, ["Jane Smith"], False, False),
+])
+def test_speaker_match(pred, accept, strict, lenient):
+    assert strict_match(pred, accept) == strict
+    assert lenient_match(pred, accept) == lenient
+
+
+@pytest.mark.parametrize("source,typ,kind", [
+    ("", None, "empty source"),
+    ("she", "person", "pronoun"),
+    ("who", "person", "relative pronoun"),
+    ("Jane Smith, a lawyer,", "person", "name"),
+    ("the spokesman", "person", "description"),
+    ("One of the two candidates", "person", "description"),
+    ("The report", "document", "document"),
+    ("the Kremlin", "government", "metonymy"),
+])
+def test_mention_kind(source, typ, kind):
+    assert mention_kind(source, typ) == kind
