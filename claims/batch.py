@@ -268,7 +268,9 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     finished = False
     outputs = iter(())
     try:
-        progress = Progress(quiet=args.quiet, total=source.size())
+        # records on a terminal's stdout would tear a bar drawn on the same terminal
+        progress = Progress(quiet=args.quiet, total=source.size(),
+                            bar=not (args.output == "-" and sys.stdout.isatty()))
         if engine == "ray":
             from .ray_engine import score_on_ray
             outputs = score_on_ray(source, sink.done, spec, opts, summary)

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "same command resumes where a killed run stopped.")
     p.add_argument("input", metavar="INPUT", help="JSONL ({'id','text',...} per line), CSV or Parquet; - for stdin")
     p.add_argument("-o", "--output", required=True,
-                   help="a .jsonl file, or a .parquet directory of part files")
+                   help="a .jsonl file, a .parquet directory of part files, or - for stdout (JSONL)")
     p.add_argument("--id-field", default="id", help="the id field or column (default: id)")
     p.add_argument("--text-field", default="text", help="the text field or column (default: text)")
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="input format (default: from the name)")
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stance", help="stance of single (target, text) pairs: JSONL in, JSONL out")
     p.add_argument("input", metavar="PAIRS", help="JSONL with {'id','target','text'} per line; - for stdin")
-    p.add_argument("-o", "--output", required=True, help="output JSONL ({'id','label','scores'} per line)")
+    p.add_argument("-o", "--output", required=True, help="output JSONL ({'id','label','scores'} per line); - for stdout")
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
     p.add_argument("--model", metavar="DIR", help="attribution model that marks sources and cues (default: shipped)")
     p.add_argument("--batch-size", type=int, default=32)

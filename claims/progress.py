@@ -15,10 +15,11 @@ LOG_EVERY_S = 10.0
 
 
 class Progress:
-    """Call ``update`` after each record and ``close`` at the end."""
+    """Call ``update`` after each record and ``close`` at the end. ``bar=False`` keeps to plain
+    lines even on a terminal (when the records themselves go to the same terminal)."""
 
     def __init__(self, quiet: bool = False, total: Optional[int] = None, stream: Optional[TextIO] = None,
-                 log_every: float = LOG_EVERY_S):
+                 log_every: float = LOG_EVERY_S, bar: bool = True):
         self.quiet = quiet
         self.total = total or None
         self.stream = stream or sys.stderr
@@ -26,7 +27,7 @@ class Progress:
         self.last_log = time.monotonic()
         self.last_draw = 0.0
         self.bar = None
-        if not quiet and self.stream.isatty():
+        if not quiet and bar and self.stream.isatty():
             self._start_bar()
 
     def _start_bar(self) -> None:

@@ -98,6 +98,8 @@ def output_format(path: str) -> str:
 def open_sink(path: str, overwrite: bool = False, part_rows: int = PART_ROWS):
     """The sink for ``path`` (JSONL file or Parquet directory), locked, repaired after a kill,
     with ``.done`` holding what is already there (empty when ``overwrite``)."""
+    if str(path) == "-":
+        return StdoutSink()
     p = Path(path)
     if not p.parent.exists():
         raise BatchError(f"{p.parent}: no such directory")
@@ -214,6 +216,39 @@ class JsonlSink:
         if not self.f.closed:
             self.checkpoint()
             self.f.close()
+
+
+class StdoutSink:
+    """``-o -``: JSONL on standard output, one flushed line per record. Nothing to resume from
+    (a pipe holds no earlier records), so ``done`` is empty; progress and the summary go to stderr."""
+
+    format = "jsonl"
+
+    def __init__(self):
+        import sys
+        self.f = sys.stdout.buffer
+        self.done = DoneIds()
+
+    def write(self, record: dict) -> None:
+        """Write one record as one line."""
+        try:
+            self.f.write(encode_line(record))
+            self.f.flush()
+        except BrokenPipeError:
+            # the reader went away (`| head`): stop the job as a closed pipe stops any filter,
+            # and point stdout at /dev/null so that the interpreter's last flush stays quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.f.fileno())
+            raise BatchError("standard output was closed by the reader") from None
+
+    def checkpoint(self) -> None:
+        """Nothing to make durable on a pipe."""
+
+    def close(self) -> None:
+        """Flush standard output (it stays open)."""
+        try:
+            self.f.flush()
+        except (BrokenPipeError, ValueError):
+            pass
 
 
 # -------------------------------------------------------------------------------------------- Parquet

@@ -7,6 +7,7 @@ like a claim: the attribution model marks its sources and cues.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -59,7 +60,10 @@ def run_stance(args) -> int:
     max_len = int(model.config.get("max_text_len", 160))
     failed = written = 0
     t0 = time.time()
-    with open(args.output, "w", encoding="utf-8") as out:
+    to_stdout = args.output == "-"
+    if not to_stdout and not Path(args.output).parent.exists():
+        raise UserError(f"{Path(args.output).parent}: no such directory")
+    with (contextlib.nullcontext(sys.stdout) if to_stdout else open(args.output, "w", encoding="utf-8")) as out:
         batch: list[tuple[int, dict, str | None]] = []  # input order, errors included
 
         def flush():
@@ -81,6 +85,7 @@ def run_stance(args) -> int:
                 out.write(json.dumps({"id": rid, "label": max(scores, key=scores.get), "scores": scores},
                                      ensure_ascii=False) + "\n")
                 written += 1
+            out.flush()
             batch.clear()
 
         with torch.inference_mode():

@@ -413,3 +413,36 @@ def test_batch_memory_stays_flat_as_the_input_grows(tmp_path):
         peaks[n] = (s["parent_rss_mb"], max(s["worker_rss_mb"].values()))
     assert peaks[40_000][0] - peaks[1_000][0] < 20, peaks
     assert peaks[40_000][1] - peaks[1_000][1] < 10, peaks
+
+
+# ------------------------------------------------------------------------------ round trips (issue 13)
+
+def _standin_cli(tmp_path, *argv, stdin=None):
+    """``claims batch`` with the stand-in analyzer, as a program run in ``tmp_path``."""
+    import os
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.run([sys.executable, "-m", "tests.standin", *map(str, argv)], capture_output=True,
+                          cwd=tmp_path, env=env, input=stdin)
+
+
+def test_batch_output_dash_is_stdout_and_the_summary_stays_on_stderr(tmp_path):
+    inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Kerry said so."}, {"id": "b", "text": ""}])
+    r = _standin_cli(tmp_path, inp, "-o", "-")
+    assert r.returncode == 1, r.stderr            # b is an error record
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [row["id"] for row in rows] == ["a", "b"] and rows[1]["error"]["type"] == "empty_text"
+    assert b"2 records: 2 written (1 failed)" in r.stderr
+    assert not (tmp_path / "-").exists()
+    # stdin to stdout, a filter in a pipe
+    r = _standin_cli(tmp_path, "-", "-o", "-", "--quiet", stdin=inp.read_bytes())
+    assert [json.loads(line)["id"] for line in r.stdout.decode().splitlines()] == ["a", "b"] and r.stderr == b""
+    assert not (tmp_path / "-").exists()
+
+
+def test_batch_output_dash_has_nothing_to_resume_and_scores_everything_each_run(tmp_path):
+    # a pipe holds no earlier records: each run writes every record
+    inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Kerry said so."}])
+    first = _standin_cli(tmp_path, inp, "-o", "-", "--quiet").stdout
+    assert first == _standin_cli(tmp_path, inp, "-o", "-", "--quiet").stdout and first.count(b"\n") == 1

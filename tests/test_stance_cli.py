@@ -26,3 +26,17 @@ def test_stance_cli_keeps_input_order_and_records_bad_lines(tmp_path):
     for r in (rows[0], rows[3]):
         assert r["label"] in ("favor", "against", "neutral", "unrelated")
         assert abs(sum(r["scores"].values()) - 1) < 1e-3
+
+
+def test_stance_cli_output_dash_is_stdout(tmp_path, capsys, monkeypatch):
+    from claims.stance import DEFAULT_STANCE_DIR
+    if not (DEFAULT_STANCE_DIR / "config.json").exists():
+        pytest.skip("no stance model installed")
+    inp = tmp_path / "pairs.jsonl"
+    inp.write_text(json.dumps({"id": "a", "target": "Taxes should rise.", "text": "The senator said taxes must rise."})
+                   + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["stance", str(inp), "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["id"] == "a" and "1 pairs scored" in err
+    assert not (tmp_path / "-").exists()
