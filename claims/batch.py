@@ -58,6 +58,7 @@ class AnalyzerSpec:
     no_stance: bool = False
     max_chars: int = 200_000
     disputes: tuple = ()
+    min_confidence: float = 0.0
 
     @classmethod
     def from_args(cls, args, disputes: list[Dispute]) -> "AnalyzerSpec":
@@ -66,7 +67,8 @@ class AnalyzerSpec:
         # on other machines) load the same ones rather than reading their own environment.
         model = args.model or os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
         stance = args.stance_model or os.environ.get("CLAIMS_STANCE_MODEL")
-        return cls(model, stance, bool(args.no_stance), args.max_chars, tuple(disputes))
+        return cls(model, stance, bool(args.no_stance), args.max_chars, tuple(disputes),
+                   float(getattr(args, "min_confidence", 0.0) or 0.0))
 
     def build(self):
         """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
@@ -74,7 +76,8 @@ class AnalyzerSpec:
         from .extract import ModelError
         try:
             return Analyzer(model=self.model, stance_model=False if self.no_stance else self.stance_model,
-                            disputes=list(self.disputes), max_chars=self.max_chars)
+                            disputes=list(self.disputes), max_chars=self.max_chars,
+                            min_confidence=self.min_confidence)
         except ModelError as e:
             raise BatchError(str(e)) from None
 

@@ -63,7 +63,7 @@ def make_analyzer(args, disputes):
     from .extract import ModelError
     try:
         return Analyzer(model=args.model, stance_model=False if args.no_stance else args.stance_model,
-                        disputes=disputes, max_chars=args.max_chars)
+                        disputes=disputes, max_chars=args.max_chars, min_confidence=args.min_confidence)
     except ModelError as e:
         raise UserError(str(e)) from None
 
@@ -108,6 +108,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
     p.add_argument("--no-stance", action="store_true", help="extract claims only")
     p.add_argument("--max-chars", type=int, default=200_000, help="longest accepted article (characters)")
+    p.add_argument("--min-confidence", type=confidence_arg, default=0.0, metavar="P",
+                   help="leave out claims whose confidence is below P, between 0 and 1 (default: 0, keep all)")
+
+
+def confidence_arg(value: str) -> float:
+    """A probability from the command line, or argparse's one-line usage error."""
+    try:
+        p = float(value)
+    except ValueError:
+        p = float("nan")
+    if not 0.0 <= p <= 1.0:    # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value!r} is not a probability between 0 and 1")
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:

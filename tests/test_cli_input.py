@@ -51,3 +51,31 @@ def test_analyze_bad_disputes_file(tmp_path, capsys):
 def test_cli_runs_as_a_program():
     out = subprocess.run([sys.executable, "-m", "claims", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("claims ")
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "high"])
+def test_min_confidence_outside_0_1_is_refused(tmp_path, capsys, value):
+    f = tmp_path / "a.txt"
+    f.write_text("Kerry said talks went well.")
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(f), "--min-confidence", value])
+    assert e.value.code == 2 and "not a probability between 0 and 1" in capsys.readouterr().err
+
+
+def test_min_confidence_reaches_the_batch_workers():
+    from claims.batch import AnalyzerSpec
+    from claims.cli import build_parser
+    args = build_parser().parse_args(["batch", "in.jsonl", "-o", "out.jsonl", "--min-confidence", "0.8"])
+    assert AnalyzerSpec.from_args(args, []).min_confidence == 0.8
+
+
+@pytest.mark.slow
+def test_min_confidence_leaves_out_less_confident_claims(capsys):
+    from conftest import SEED_TEXT
+    import json
+    assert main(["analyze", str(SEED_TEXT), "--json", "--no-stance"]) == 0
+    every = json.loads(capsys.readouterr().out)["claims"]
+    cut = sorted(c["confidence"] for c in every)[len(every) // 2]
+    assert main(["analyze", str(SEED_TEXT), "--json", "--no-stance", "--min-confidence", str(cut)]) == 0
+    kept = json.loads(capsys.readouterr().out)["claims"]
+    assert 0 < len(kept) < len(every) and all(c["confidence"] >= cut for c in kept)
