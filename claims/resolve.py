@@ -117,6 +117,20 @@ class Mention:
     entity: Entity
 
 
+@dataclass
+class SourceMention:
+    """A claim's source as the sieve stages see it: its span, the word range of its head and of
+    the whole span, the head's text and key, and the earlier claims' speakers."""
+
+    span: Span
+    first: int                       # first word of the head (after leading prepositions)
+    last: int                        # last word of the head (before an appositive or clause)
+    span_last: int                   # last word of the whole span
+    text: str
+    key: str
+    history: list[tuple[int, Speaker]]
+
+
 _HEAD_BREAKS = {",", "(", "--", "—", "–", "who", "which", "whose", "whom", ";", ":"}
 _PREPOSITIONS = {"of", "on", "in", "at", "for", "from", "with", "by", "about", "to", "over", "after",
                  "during", "under", "ranging", "including", "such", "conducted", "published", "being"}
@@ -388,47 +402,125 @@ class Resolver:
 
     # -- resolution ----------------------------------------------------------------------------
 
+    # The sieve: stages in order, each takes the source mention and returns a speaker or passes
+    # (None). The last stage always answers.
+    STAGES = ("quoted_by", "apposition", "relative_pronoun", "pronoun", "alias", "words_of_owner",
+              "name", "unlisted_name", "description")
+
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
                 ) -> Optional[Speaker]:
         """Speaker of a source span. ``history``: (word index, speaker) of earlier claims' sources."""
+        return self.explain(source, history)[1]
+
+    def explain(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
+                ) -> tuple[Optional[str], Optional[Speaker]]:
+        """(name of the stage that answered, speaker) for a source span."""
         if source is None:
-            return None
+            return None, None
         rng = self.seg.word_range(source.start, source.end)
         if rng is None:
-            return Speaker(source.text.strip() or "unknown", "unknown", None)
-        history = history or []
+            return None, Speaker(source.text.strip() or "unknown", "unknown", None)
         first, span_last = rng
         seg = self.seg
         while first < span_last and seg.word(first).lower() in _PREPOSITIONS:
             first += 1  # "from the Senate banking committee"
         last = self._head_end(first, span_last)
-        apposed = self._appositive_person(last, span_last)
-        if apposed is not None and not self._person_ends_at(last):
-            ent = apposed.entity
-            return Speaker(ent.name, ent.type, self._mention_span(ent))
         text = seg.text[seg.starts[first]:seg.ends[last]]
-        key = normalize(text)
-        if first == last:
-            word = re.split(r"['’]", key)[0]  # "she'll"
-            if word in self.lex["relative_pronouns"]:
-                return self._relative(first) or Speaker(text, "unknown", None)
-            kind = None if (text.isupper() and len(text) > 1) else self._pronoun_kind(word)
-            if kind:
-                return self._pronoun(first, kind, history) or Speaker(text, "unknown", None)
-        alias = self.aliases.get(text)
+        m = SourceMention(source, first, last, span_last, text, normalize(text), history or [])
+        for stage in self.STAGES:
+            sp = getattr(self, "_sieve_" + stage)(m)
+            if sp is not None:
+                return stage, sp
+        return None, None  # pragma: no cover (the description stage always answers)
+
+    def _speaker(self, ent: Entity) -> Speaker:
+        return Speaker(ent.name, ent.type, self._mention_span(ent))
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def _sieve_quoted_by(self, m: "SourceMention") -> Optional[Speaker]:
+        """"The Daily Planet quoted him as saying ...": an outlet that quotes someone is not the
+        speaker; whoever it quotes is."""
+        seg = self.seg
+        k = m.span_last + 1
+        if k + 1 >= len(seg) or seg.word(k).lower() not in ("quoted", "quotes", "quoting"):
+            return None
+        obj = k + 1
+        end = obj
+        while end + 1 < len(seg) and seg.word(end + 1).lower() != "as" and end - obj < 5 \
+                and seg.sentence[end + 1] == seg.sentence[obj]:
+            end += 1
+        if end + 2 >= len(seg) or seg.word(end + 1).lower() != "as" \
+                or seg.word(end + 2).lower() not in ("saying", "telling", "stating", "writing", "having", "calling"):
+            return None
+        if end == obj and self._pronoun_kind(seg.word(obj).lower()) is None:
+            return None
+        span = Span.of(seg.text, int(seg.starts[obj]), int(seg.ends[end]))
+        sp = self.resolve(span, [h for h in m.history if h[0] < m.first])
+        return sp if sp is not None and sp.type != "unknown" else None
+
+    def _sieve_apposition(self, m: "SourceMention") -> Optional[Speaker]:
+        """"Apple's chief executive, Tim Cook, said": the person named right after the comma."""
+        apposed = self._appositive_person(m.last, m.span_last)
+        if apposed is not None and not self._person_ends_at(m.last):
+            return self._speaker(apposed.entity)
+        return None
+
+    def _single_word(self, m: "SourceMention") -> Optional[str]:
+        return re.split(r"['’]", m.key)[0] if m.first == m.last else None  # "she'll"
+
+    def _sieve_relative_pronoun(self, m: "SourceMention") -> Optional[Speaker]:
+        if self._single_word(m) in self.lex["relative_pronouns"]:
+            return self._relative(m.first, m.history) or Speaker(m.text, "unknown", None)
+        return None
+
+    def _sieve_pronoun(self, m: "SourceMention") -> Optional[Speaker]:
+        word = self._single_word(m)
+        if word is None or (m.text.isupper() and len(m.text) > 1):
+            return None
+        kind = self._pronoun_kind(word)
+        if kind:
+            return self._pronoun(m.first, kind, m.history) or Speaker(m.text, "unknown", None)
+        return None
+
+    def _sieve_alias(self, m: "SourceMention") -> Optional[Speaker]:
+        alias = self.aliases.get(m.text)
         if alias:
-            return Speaker(alias[0], alias[1], self._span_of_name(alias[0]) or source)
-        named = self._named(first, last)
-        if named is not None:
-            return named
-        if all(seg.case[k] not in (CASE_LOWER, CASE_NONE) for k in range(first, last + 1)
-               if seg.word(k).isalpha()) and any(seg.word(k).isalpha() for k in range(first, last + 1)):
-            # a capitalised source the inventory passed over ("Kerry said ..." opening a text)
-            self._add_mention(first, last)
-            named = self._named(first, last)
-            if named is not None:
-                return named
-        return self._description(first, last, history)
+            return Speaker(alias[0], alias[1], self._span_of_name(alias[0]) or m.span)
+        return None
+
+    def _sieve_words_of_owner(self, m: "SourceMention") -> Optional[Speaker]:
+        """"Smith's remarks", "her statement": words said by someone are that someone's."""
+        seg = self.seg
+        words = [seg.word(k).lower() for k in range(m.first, m.last + 1)]
+        if len(words) < 2 or words[-1] not in self.lex["words_nouns"]:
+            return None
+        if words[0] in ("his", "her", "their", "its") and len(words) <= 3:
+            kind = {"his": "m", "her": "f", "their": "they", "its": "it"}[words[0]]
+            return self._pronoun(m.first, kind, m.history)
+        for k in range(m.last - 1, m.first - 1, -1):
+            if seg.word(k).endswith(("'s", "’s", "s'", "s’")):
+                for mm in reversed(self._mentions_in(m.first, k)):
+                    if mm.last == k:
+                        return self._speaker(mm.entity)
+                break
+        return None
+
+    def _sieve_name(self, m: "SourceMention") -> Optional[Speaker]:
+        return self._named(m.first, m.last)
+
+    def _sieve_unlisted_name(self, m: "SourceMention") -> Optional[Speaker]:
+        """A capitalised source the inventory passed over ("Kerry said ..." opening a text)."""
+        seg = self.seg
+        rng = range(m.first, m.last + 1)
+        if all(seg.case[k] not in (CASE_LOWER, CASE_NONE) for k in rng if seg.word(k).isalpha()) \
+                and any(seg.word(k).isalpha() for k in rng):
+            self._add_mention(m.first, m.last)
+            return self._named(m.first, m.last)
+        return None
+
+    def _sieve_description(self, m: "SourceMention") -> Optional[Speaker]:
+        return self._description(m.first, m.last, m.history)
 
     def _add_mention(self, first: int, last: int) -> None:
         n = len(self.mentions)
@@ -642,7 +734,7 @@ class Resolver:
             k -= 1
         return True
 
-    def _relative(self, pos: int) -> Optional[Speaker]:
+    def _relative(self, pos: int, history: Optional[list] = None) -> Optional[Speaker]:
         """Antecedent of "who": the noun phrase ending just before it (skipping a comma and a
         parenthesis such as "(D-Ky.)")."""
         seg = self.seg

@@ -72,3 +72,48 @@ def test_alias_table_extra_file_overrides(tmp_path):
     table = AliasTable.load(extra)
     assert table.get("the Acme") == ("Acme Corporation", "organization")
     assert table.get("Moscow") == ("Russia", "government")
+
+
+def explain(text: str, *sources: str) -> list:
+    """(stage, speaker name) for each source phrase, resolved in order with earlier ones as history;
+    a phrase written "2:Lind" is its occurrence in the second sentence or later."""
+    from claims.resolve import Resolver
+    seg = segment(text)
+    r = Resolver(seg)
+    history, out, pos = [], [], 0
+    for s in sources:
+        if s[:2] == "2:":
+            s, pos = s[2:], max(pos, text.index(". ") + 2)
+        i = text.index(s, pos)
+        pos = i + len(s)
+        stage, sp = r.explain(Span.of(text, i, i + len(s)), history)
+        history.append((seg.word_range(i, i + len(s))[0], sp))
+        out.append((stage, sp.name if sp else None))
+    return out
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # an outlet that quotes someone is not the speaker
+    ("Mayor Ana Ruiz spoke at length. The Harbour Gazette quoted her as saying the port would close.",
+     ["The Harbour Gazette"], [("quoted_by", "Ana Ruiz")]),
+    # a person named in an apposition after a role
+    ("The bakery's owner, Tomas Weber, said prices would rise.", ["The bakery's owner, Tomas Weber,"],
+     [("apposition", "Tomas Weber")]),
+    ("Lena Berg, who chairs the council, said no.", ["who"], [("relative_pronoun", "Lena Berg")]),
+    ("Lena Berg chairs the council. She said no.", ["She"], [("pronoun", "Lena Berg")]),
+    ("Paris said the treaty stands.", ["Paris"], [("alias", "France")]),
+    # what someone said is theirs
+    ("Oskar Lind spoke on Monday. Lind's remarks drew applause.", ["Lind's remarks"],
+     [("words_of_owner", "Oskar Lind")]),
+    ("Oskar Lind spoke on Monday. Lind said he was sorry.", ["2:Lind"], [("name", "Oskar Lind")]),
+    ("A local official said the road was shut.", ["A local official"], [("description", "local official")]),
+])
+def test_resolve_stage(text, sources, expected):
+    got = explain(text, *sources)
+    assert [(st, normalize(n)) for st, n in got] == [(st, normalize(n)) for st, n in expected]
+
+
+def test_resolve_stages_are_ordered_and_end_with_description():
+    from claims.resolve import Resolver
+    assert Resolver.STAGES[-1] == "description"
+    assert all(hasattr(Resolver, "_sieve_" + s) for s in Resolver.STAGES)
