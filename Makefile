@@ -1,4 +1,4 @@
-# Two entry points: `make demo` (install, analyse the seed article) and `make test` (install, run tests).
+# Two entry points: `make demo` (install, analyse the seed article with its disputes) and `make test` (install, run tests).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,7 +16,7 @@ install-test: $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 
 demo: install
-	$(BIN)/claims analyze seeds/000_e4a0bdb19bff5182.txt
+	$(BIN)/claims analyze seeds/000_e4a0bdb19bff5182.txt --disputes seeds/disputes.toml
 
 test: install-test
 	$(BIN)/python -m pytest -q

@@ -254,7 +254,8 @@ def options_from_args(args) -> Options:
 
 def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     """Run ``claims batch`` with the parsed arguments; returns the summary (printed unless
-    --quiet). ``spec`` builds the analyzer (default: ``AnalyzerSpec`` from the arguments)."""
+    --quiet). ``spec`` builds the analyzer (default: ``AnalyzerSpec`` from the arguments);
+    ``args.note``, if set, is printed on stderr once the input and output are open."""
     from .progress import Progress
 
     opts = options_from_args(args)
@@ -266,6 +267,8 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     spec = spec if spec is not None else AnalyzerSpec.from_args(args, disputes)
     sink = open_sink(args.output, overwrite=args.overwrite, part_rows=getattr(args, "part_rows", None) or PART_ROWS)
     summary = Summary(engine=engine, failed_before=sink.done.failed)
+    if getattr(args, "note", None) and not args.quiet:
+        print(args.note, file=sys.stderr)
     t0 = time.monotonic()
     progress = None
     finished = False

@@ -50,19 +50,36 @@ def read_text_arg(path: str, max_chars: int) -> tuple[str, str]:
     return name, text
 
 
-def load_disputes(path: str | None):
+DISPUTES_ENV = "CLAIMS_DISPUTES"
+NO_DISPUTES_NOTE = (f"claims: no disputes file (--disputes FILE, or ${DISPUTES_ENV}): claims without stance; "
+                    "seeds/disputes.toml is an example")
+
+
+def load_disputes(path: str | None, quiet: bool = False) -> list:
+    """The disputes of a command: ``--disputes``, else the file named by ``$CLAIMS_DISPUTES``,
+    else none, said once on stderr (unless ``quiet``): stances toward disputes the user never
+    chose would be noise, so there is no built-in default."""
     from . import disputes
+    where = ""
+    if not path and os.environ.get(DISPUTES_ENV):
+        path, where = os.environ[DISPUTES_ENV], f"${DISPUTES_ENV}: "
+    if not path:
+        if not quiet:
+            print(NO_DISPUTES_NOTE, file=sys.stderr)
+        return []
     try:
-        return disputes.load(path) if path else disputes.default()
+        return disputes.load(path)
     except disputes.DisputeError as e:
-        raise UserError(str(e)) from None
+        raise UserError(f"{where}{e}") from None
 
 
 def make_analyzer(args, disputes):
     from .analyzer import Analyzer
     from .extract import ModelError
+    # with no disputes to score, the stance model would be loaded for nothing
+    no_stance = args.no_stance or not disputes
     try:
-        return Analyzer(model=args.model, stance_model=False if args.no_stance else args.stance_model,
+        return Analyzer(model=args.model, stance_model=False if no_stance else args.stance_model,
                         disputes=disputes, max_chars=args.max_chars, min_confidence=args.min_confidence)
     except ModelError as e:
         raise UserError(str(e)) from None
@@ -71,12 +88,12 @@ def make_analyzer(args, disputes):
 def cmd_analyze(args) -> int:
     from .analyzer import InputError
     name, text = read_text_arg(args.file, args.max_chars)
-    disputes = load_disputes(args.disputes)
     try:
         from .analyzer import check_text
         check_text(text, args.max_chars)
     except InputError as e:
         raise UserError(f"{args.file}: {e}") from None
+    disputes = load_disputes(args.disputes, quiet=args.no_stance)
     analyzer = make_analyzer(args, disputes)
     result = analyzer.analyze(text, id=args.id or name)
     if args.json:
@@ -89,7 +106,9 @@ def cmd_analyze(args) -> int:
 
 def cmd_batch(args) -> int:
     from .batch import BatchError, run_batch
-    disputes = load_disputes(args.disputes)
+    disputes = load_disputes(args.disputes, quiet=True)
+    if not disputes and not args.no_stance:
+        args.note = NO_DISPUTES_NOTE     # said once the job has started, not before an error line
     try:
         summary = run_batch(args, disputes)
     except BatchError as e:
@@ -103,7 +122,8 @@ def cmd_stance(args) -> int:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--disputes", metavar="FILE", help="disputes TOML (default: the seed disputes)")
+    p.add_argument("--disputes", metavar="FILE", help="disputes TOML (default: the file named by $CLAIMS_DISPUTES, else none: "
+                   "claims without stance)")
     p.add_argument("--model", metavar="DIR", help="attribution model directory (default: shipped)")
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
     p.add_argument("--no-stance", action="store_true", help="extract claims only")

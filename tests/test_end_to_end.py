@@ -104,10 +104,13 @@ def test_seed_stances(seed_result, seed_gold):
 
 
 def test_cli_analyze_json_on_the_seed(schema):
-    out = subprocess.run([sys.executable, "-m", "claims", "analyze", str(SEED_TEXT), "--json"],
+    out = subprocess.run([sys.executable, "-m", "claims", "analyze", str(SEED_TEXT), "--json",
+                          "--disputes", str(ROOT / "seeds" / "disputes.toml")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    jsonschema.validate(json.loads(out.stdout), schema)
+    result = json.loads(out.stdout)
+    jsonschema.validate(result, schema)
+    assert len(result["disputes"]) == 3 and all(len(c["stance"]) == 3 for c in result["claims"])
 
 
 def test_cli_batch_on_real_model(tmp_path, seed_text, schema):
