@@ -282,8 +282,12 @@ class Resolver:
         end = int(seg.ends[last]) - (2 if words[-1].endswith(("'s", "’s")) else 0)
         span = (int(seg.starts[name_first]), end)
         name = re.sub(r"\s+", " ", seg.text[span[0]:span[1]])
+        gender = self._gender_of(lw[:cut], name.split()[0].lower())
         if alias and cut == 0:
             ent = self._entity(alias[0], alias[1])
+        elif title and gender and len(name.split()) == 1:
+            # "Mrs. Smith" and "Mr. Smith" are two people until a full name says otherwise
+            ent = self._entity(name, "person", key=f"{normalize(name)}#{gender}")
         else:
             ent = self._entity(name, "person" if title else self._name_type(name))
         if title:
@@ -293,7 +297,6 @@ class Resolver:
         desc = self._description_before(first)
         if desc:
             ent.descriptions.add(desc)
-        gender = self._gender_of(lw[:cut], name.split()[0].lower())
         if gender and not ent.gender:
             ent.gender = gender
         if ent.first_char == (0, 0) or (normalize(name) == normalize(ent.name)
@@ -315,6 +318,7 @@ class Resolver:
             first_name = words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]
             fuller = [e for e in self.entities if e is not short and e.type in want
                       and len(normalize(e.name).split()) > 1
+                      and not (short.gender and e.gender and short.gender != e.gender)
                       and (normalize(e.name).split()[-1] == words[0]
                            or (first_name and normalize(e.name).split()[0] == words[0]))]
             if not fuller:
@@ -322,7 +326,10 @@ class Resolver:
             for m in self.mentions:
                 if m.entity is not short:
                     continue
-                before = [(max((f for f, _ in e.mentions if f < m.first), default=-1), e) for e in fuller]
+                # a full name in a headline or inside someone's quotation is a weaker antecedent
+                plain = [(f, e) for e in fuller for f, _ in e.mentions if f < m.first and self._plain(f)]
+                quoted = [(f, e) for e in fuller for f, _ in e.mentions if f < m.first]
+                before = [max(plain or quoted, key=lambda x: x[0])] if (plain or quoted) else [(-1, fuller[0])]
                 pos, target = max(before, key=lambda x: x[0])
                 if pos < 0:
                     target = max(fuller, key=lambda e: len(e.mentions))
@@ -330,11 +337,17 @@ class Resolver:
                 target.mentions.append((m.first, m.last))
                 target.descriptions |= short.descriptions
                 target.gender = target.gender or short.gender
-            self._by_key[normalize(short.name)] = max(fuller, key=lambda e: len(e.mentions))
+            for key in [k for k, e in self._by_key.items() if e is short]:
+                self._by_key[key] = max(fuller, key=lambda e: len(e.mentions))
+            self._by_key.setdefault(normalize(short.name), max(fuller, key=lambda e: len(e.mentions)))
             self.entities.remove(short)
         for e in self.entities:
             if e.type == "other" and normalize(e.name) in self.lex["countries"]:
                 e.type = "government"
+
+    def _plain(self, k: int) -> bool:
+        """Word k is narration: outside quotation marks and outside headlines."""
+        return self.seg.quote[k] == QUOTE_OUT and int(self.seg.paragraph[k]) not in self._headline_pars
 
     def _description_before(self, first: int) -> str:
         """A role noun phrase right before a name ("his Russian counterpart" -> "russian counterpart")."""
@@ -382,6 +395,8 @@ class Resolver:
             return "government"
         if any(w in self.lex["organization_words"] for w in words):
             return "organization"
+        if len(words) > 1 and last in self.lex["facility_words"]:
+            return "other"  # "Smith Tower", "Great Wall": named after someone, never speaking as them
         if words and (words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]):
             return "person"
         if key in self.lex["group_words"]:
@@ -392,8 +407,8 @@ class Resolver:
             return "person"
         return "other"
 
-    def _entity(self, name: str, typ: str) -> Entity:
-        key = normalize(name)
+    def _entity(self, name: str, typ: str, key: Optional[str] = None) -> Entity:
+        key = key or normalize(name)
         if key not in self._by_key:
             ent = Entity(name, typ)
             self._by_key[key] = ent
@@ -719,6 +734,9 @@ class Resolver:
                 score += 0.3
             if kind == "i" and inside_quote and source_weight:
                 score += 1.0
+            if not inside_quote and not source_weight and seg.quote[idx] != QUOTE_OUT:
+                # a name inside someone's quotation, for a pronoun of the narration
+                score -= 1.0 + 0.5 * self._is_sentence_subject(idx)
             if score > best_score:
                 best, best_score = sp, score
         return best
@@ -832,8 +850,8 @@ class Resolver:
                        self._description_type(words), None)
 
     def _np_text(self, first: int, last: int) -> str:
-        """The original text of a description's noun phrase, without determiners or what follows
-        its first preposition ("A spokeswoman for X" -> "spokeswoman")."""
+        """The original text of a description's noun phrase with its modifiers, without leading
+        determiners ("A spokeswoman for the ministry" -> "spokeswoman for the ministry")."""
         seg = self.seg
         k = first
         while k <= last and seg.word(k).lower() in self.lex["determiners"]:
@@ -841,8 +859,7 @@ class Resolver:
         end = k
         while end <= last:
             w = seg.word(end).lower()
-            if w in _HEAD_BREAKS or (w in _PREPOSITIONS and not (
-                    w == "of" and end > k and seg.word(end - 1).lower() in _QUANTIFIERS)):
+            if w in _HEAD_BREAKS:
                 break
             end += 1
         if end <= k:

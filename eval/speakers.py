@@ -49,15 +49,18 @@ CACHE = ROOT / "runs" / "speakers-cache"
 KINDS = ("name", "pronoun", "relative pronoun", "description", "metonymy", "document", "empty source")
 _TITLES = {"mr", "mrs", "ms", "dr", "sen", "rep", "gov", "gen", "president", "senator", "secretary",
            "governor", "judge", "justice", "speaker", "sir", "lord", "prof", "rev", "the"}
+_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 
 
 # -- name comparison -----------------------------------------------------------------------------
 
 def _words(name: str) -> list[str]:
-    key = normalize(name).replace(".", "")
+    key = re.sub(r"'s\b|s'(?=\s|$)", lambda m: "" if m.group(0) == "'s" else "s", normalize(name).replace(".", ""))
     words = [w for w in re.split(r"[\s,]+", key) if w]
     while len(words) > 1 and words[0] in _TITLES:
         words = words[1:]
+    while len(words) > 1 and words[-1] in _SUFFIXES:
+        words = words[:-1]
     return words
 
 

@@ -10,6 +10,8 @@ from eval.speakers import lenient_match, mention_kind, strict_match
     ("Jane Q. Smith", ["Jane Smith"], False, True),          # middle initial
     ("Sen. Jane Smith", ["Jane Smith"], False, True),        # title
     ("Moscow", ["Russia"], False, True),                     # alias table
+    ("Jane Smith spokesman", ["Smith's spokesman"], False, True),  # possessive, surname
+    ("Jane Smith", ["Jane Smith Jr."], False, True),
     ("John Smith", ["Jane Smith"], False, False),            # another person of the same surname
     ("Smith Tower", ["Jane Smith"], False, False),
     ("Jane", ["Jane Smith"], False, False),

@@ -117,3 +117,24 @@ def test_resolve_stages_are_ordered_and_end_with_description():
     from claims.resolve import Resolver
     assert Resolver.STAGES[-1] == "description"
     assert all(hasattr(Resolver, "_sieve_" + s) for s in Resolver.STAGES)
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # an honorific that fixes gender picks the right one of two people with one surname
+    ("John Marsh and his wife Ella Marsh run the farm. Mrs. Marsh said the harvest was poor.",
+     ["Mrs. Marsh"], ["Ella Marsh"]),
+    ("Ella Marsh and her husband John Marsh run the farm. Mr. Marsh said the harvest was poor.",
+     ["Mr. Marsh"], ["John Marsh"]),
+    # a building named after someone is not a "he"
+    ("Victor Hale spoke in the morning. Crowds gathered by Hale Tower at noon. He said the vote was fair.",
+     ["He"], ["Victor Hale"]),
+    # a name inside a quotation is a weaker antecedent for a pronoun of the narration
+    ("Nadia Olsen runs a bakery. “Pieter Vos never paid,” she said. Later she added that prices rose.",
+     ["she", "she"], ["Nadia Olsen", "Nadia Olsen"]),
+    # an unnamed description keeps its modifiers
+    ("A spokeswoman for the port authority said ships were waiting.", ["A spokeswoman for the port authority"],
+     ["spokeswoman for the port authority"]),
+])
+def test_resolve_inventory_agreement(text, sources, expected):
+    got = resolve(text, *sources)
+    assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
