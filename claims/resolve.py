@@ -752,41 +752,63 @@ class Resolver:
             k -= 1
         return True
 
-    def _relative(self, pos: int, history: Optional[list] = None) -> Optional[Speaker]:
-        """Antecedent of "who": the noun phrase ending just before it (skipping a comma and a
-        parenthesis such as "(D-Ky.)")."""
+    def _relative(self, pos: int, history: Optional[list] = None, depth: int = 0) -> Optional[Speaker]:
+        """Antecedent of "who"/"which"/"that": the noun phrase ending just before it (skipping a
+        comma, a dash and a parenthesis such as "(D-Ky.)"); an apposition's anchor ("X, the Y,
+        who"); the antecedent of an earlier "who" for "..., and who"; a description linked like
+        any other source."""
         seg = self.seg
+        history = history or []
         k = pos - 1
-        if k >= 0 and seg.word(k) == ",":
+        while k >= 0 and seg.word(k) in (",", "—", "–", "--", "("):
             k -= 1
         if k >= 0 and seg.word(k) == ")":
             while k >= 0 and seg.word(k) != "(":
                 k -= 1
             k -= 1
+            while k >= 0 and seg.word(k) == ",":
+                k -= 1
         if k < 0:
+            return None
+        if seg.word(k).lower() in ("and", "but", "or") and depth < 3:
+            # "X, who ..., and who ...": the same antecedent as the earlier relative pronoun
+            j = k - 1
+            while j >= 0 and seg.sentence[j] == seg.sentence[pos]:
+                if seg.word(j).lower() == seg.word(pos).lower():
+                    return self._relative(j, history, depth + 1)
+                j -= 1
             return None
         for m in reversed(self.mentions):
             if m.first <= k <= m.last:
-                e = m.entity
-                return Speaker(e.name, e.type, self._mention_span(e))
+                return self._speaker(m.entity)
         end = k
         stop = {"of", "in", "on", "at", "for", "with", "by", "from", "to", "and", "or", ",", "that"}
         while k >= 0 and seg.sentence[k] == seg.sentence[end] and seg.word(k).lower() not in stop \
-                and seg.word(k).lower() not in self.lex["determiners"] and seg.word(k).isalpha():
+                and seg.word(k).lower() not in self.lex["determiners"] \
+                and (seg.word(k).isalpha() or seg.word(k) == "-" or seg.word(k).endswith(("'s", "’s"))):
             k -= 1
         if k + 1 > end:
             return None
         # "McConnell, now the Senate majority leader, who ...": the appositive's anchor
         j = k
-        while j >= 0 and seg.word(j).lower() in ("the", "now", "then", "a", "an", "also"):
+        while j >= 0 and seg.word(j).lower() in ("the", "now", "then", "a", "an", "also", "its", "his", "her", "their"):
             j -= 1
         if j >= 1 and seg.word(j) == ",":
             for m in reversed(self.mentions):
-                if m.last == j - 1 and m.entity.type == "person":
-                    return Speaker(m.entity.name, "person", self._mention_span(m.entity))
-        text = seg.text[seg.starts[k + 1]:seg.ends[end]]
-        return Speaker(text, self._description_type(text.lower().split()),
-                       Span.of(seg.text, int(seg.starts[k + 1]), int(seg.ends[end])))
+                if m.last == j - 1 or (seg.word(j - 1) == ")" and self._person_ends_at(j - 1) and m.last < j
+                                       and m.entity.type == "person"):
+                    return self._speaker(m.entity)
+        first = k + 1
+        if k >= 0 and seg.word(k).lower() in self.lex["determiners"] and seg.sentence[k] == seg.sentence[end]:
+            first = k  # keep the determiner: "the Mexican president" is a definite description
+        sp = self._description(first, end, history)
+        if sp.mention is None:
+            # an unlinked description: the noun phrase itself, as the article spells it
+            k1 = k + 1
+            text = seg.text[seg.starts[k1]:seg.ends[end]]
+            return Speaker(text, self._description_type(text.lower().split()),
+                           Span.of(seg.text, int(seg.starts[k1]), int(seg.ends[end])))
+        return sp
 
     def _description(self, first: int, last: int, history: list[tuple[int, Speaker]]) -> Speaker:
         seg = self.seg
@@ -798,11 +820,15 @@ class Resolver:
         phrase = " ".join(words)
         # a description the article attached to a named person ("the secretary of state")
         if words:
-            best = None
+            best, best_fit = None, 0
             for m in self.mentions:
-                if m.first < first and any(d == phrase or d.endswith(" " + phrase) or phrase.endswith(" " + d)
-                                           for d in m.entity.descriptions):
-                    best = m.entity
+                if m.first >= first:
+                    continue
+                # the same description beats one that only shares its head ("the Ohio senator")
+                fit = max((2 if d == phrase else 1 if d.endswith(" " + phrase) or phrase.endswith(" " + d) else 0
+                           for d in m.entity.descriptions), default=0)
+                if fit and fit >= best_fit:
+                    best, best_fit = m.entity, fit
             if best is not None:
                 return Speaker(best.name, best.type, self._mention_span(best))
         if raw and raw[0] in ("his", "her", "their", "its") and words:
@@ -813,14 +839,23 @@ class Resolver:
         if definite and head:
             person_head = head in self.lex["person_words"] or head in self.lex["person_titles"]
             if person_head:
-                # "the nominee", "the judge": a person the article gave that role
-                best = None
+                # "the nominee", "the judge": a person the article gave that role; of several, the
+                # one whose descriptions share a modifier ("the Ohio senator"), else the latest
+                best, best_shared = None, -1
                 for m in self.mentions:
                     if m.first < first and m.entity.type == "person" and any(
                             d.split()[-1:] == [head] for d in m.entity.descriptions):
-                        best = m.entity
+                        shared = len({w for d in m.entity.descriptions for w in d.split()} & set(words[:-1]))
+                        if shared >= best_shared:
+                            best, best_shared = m.entity, shared
                 if best is not None:
                     return Speaker(best.name, best.type, self._mention_span(best))
+                if not (head.endswith("s") and head[:-1] in self.lex["person_words"]) \
+                        and head not in self.lex["relational_roles"] \
+                        and not {"next", "new", "future", "another", "other"} & set(words):
+                    ent = self._recent_person(first, head, words[:-1], history)
+                    if ent is not None:
+                        return self._speaker(ent)
                 # "the nominee", "the businessman" with no role in the article: the most salient
                 # person so far (most mentions, then the most recent); only for generic roles
                 counts: dict[int, tuple[int, int, Entity]] = {}
@@ -837,17 +872,50 @@ class Resolver:
                 if idx < first and sp is not None and sp.mention is not None \
                         and normalize(sp.name).split()[-1:] == [head]:
                     return sp
-            # "the commission", "the newspaper": an earlier name with that word, or of that kind
-            kinds = {"newspaper": "media", "paper": "media", "outlet": "media", "network": "media",
-                     "publication": "media", "magazine": "media", "site": "media", "channel": "media"}
+            # "the commission", "the newspaper", "the company": an earlier name with that word, or
+            # a recent one of that kind
+            kind = self.lex["kind_nouns"].get(head)
+            sent = int(seg.sentence[first])
             for m in reversed(self.mentions):
                 if m.first >= first:
                     continue
                 ent = m.entity
-                if ent.type != "person" and (head in normalize(ent.name).split() or kinds.get(head) == ent.type):
-                    return Speaker(ent.name, ent.type, self._mention_span(ent))
+                if ent.type != "person" and head in normalize(ent.name).split():
+                    return self._speaker(ent)
+                if kind and ent.type in kind.split("|") and sent - int(seg.sentence[m.first]) <= 8 \
+                        and self._plain(m.first) and len(normalize(ent.name)) > 1:
+                    return self._speaker(ent)
         return Speaker(self._np_text(first, last) or seg.text[seg.starts[first]:seg.ends[last]],
                        self._description_type(words), None)
+
+    def _recent_person(self, pos: int, head: str, modifiers: list[str],
+                       history: list[tuple[int, Speaker]]) -> Optional[Entity]:
+        """The person a definite description with a person head points back to ("the senator",
+        "the woman"): a person named in the narration of the last few sentences, of the head's
+        gender, not given another title; recent ones, earlier speakers and often named ones first."""
+        seg = self.seg
+        sent = int(seg.sentence[pos])
+        gender = self.lex["gendered_nouns"].get(head)
+        speakers = {normalize(sp.name) for idx, sp in history if idx < pos and sp is not None}
+        best, best_score = None, -1e9
+        seen: set[int] = set()
+        for m in reversed(self.mentions):
+            ent = m.entity
+            dist = sent - int(seg.sentence[m.first])
+            if m.first >= pos or id(ent) in seen or ent.type != "person" or not self._plain(m.first):
+                continue
+            if dist > 4:
+                break
+            seen.add(id(ent))
+            if gender and ent.gender and ent.gender != gender:
+                continue
+            titles = {d.split()[-1] for d in ent.descriptions if d} & self.lex["person_titles"]
+            if head in self.lex["person_titles"] and titles and head not in titles:
+                continue  # "the governor" is not the one the article calls senator
+            score = -dist + 0.7 * (normalize(ent.name) in speakers) + 0.1 * min(len(ent.mentions), 5)
+            if score > best_score:
+                best, best_score = ent, score
+        return best
 
     def _np_text(self, first: int, last: int) -> str:
         """The original text of a description's noun phrase with its modifiers, without leading

@@ -138,3 +138,41 @@ def test_resolve_stages_are_ordered_and_end_with_description():
 def test_resolve_inventory_agreement(text, sources, expected):
     got = resolve(text, *sources)
     assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # "X, the Y, who": the apposition's anchor, of any type
+    ("Greenfield Mills, a textile firm that employs 300, said orders fell.", ["that"], ["Greenfield Mills"]),
+    ("Ivo Petrov, the union's chief negotiator, who joined the talks late, said little.", ["who"], ["Ivo Petrov"]),
+    # a dash or a parenthesis before "who"
+    ("It was hard for Marta Kowalski—who runs the clinic—to say no.", ["who"], ["Marta Kowalski"]),
+    # "..., and who": the same antecedent as the first "who"
+    ("Senator Rui Costa, who chairs the panel, and who rarely speaks, said yes.", ["who", "who"],
+     ["Rui Costa", "Rui Costa"]),
+    # a definite description before "who", linked like any description
+    ("Aiko Tanaka met the press in Osaka. The mayor, who spoke first, said the budget was sound.",
+     ["who"], ["Aiko Tanaka"]),
+])
+def test_resolve_relative_pronoun(text, sources, expected):
+    got = resolve(text, *sources)
+    assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # a definite description with a person head points back to a recent person
+    ("Senator Omar Haddad toured the plant on Tuesday. The senator said jobs would return.",
+     ["The senator"], ["Omar Haddad"]),
+    # ... of the head's gender
+    ("Karl Brandt and Sofia Lind spoke. The woman said the plan was late.", ["The woman"], ["Sofia Lind"]),
+    # ... of the role the article gave ("the Ohio senator": the senator from Ohio)
+    ("Ohio Sen. Mia Park and Texas Sen. Leo Grant met. The Ohio senator said talks went well.",
+     ["The Ohio senator"], ["Mia Park"]),
+    # a relational role stays unresolved rather than becoming the person named before it
+    ("Governor Ana Silva left early. The spokesman said she was ill.", ["The spokesman"], ["spokesman"]),
+    # "the company", "the network": a recent name of that kind
+    ("Northwind Holdings cut 200 jobs on Monday. The company said demand had fallen.", ["The company"],
+     ["Northwind Holdings"]),
+])
+def test_resolve_definite_description(text, sources, expected):
+    got = resolve(text, *sources)
+    assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
