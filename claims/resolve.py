@@ -306,9 +306,10 @@ class Resolver:
         self.mentions.append(Mention(first, last, ent))
 
     def _merge_short_names(self) -> None:
-        """A one-word name joins the fuller name with the same last word mentioned most recently
-        before it ("Johnson" after "Jeh Johnson" is Jeh Johnson); one with no earlier full
-        mention joins the most mentioned one."""
+        """A one-word name joins the fuller name with the same last word (and no other gender)
+        named in full most often before it ("Johnson" after "Jeh Johnson" is Jeh Johnson, and
+        stays him after one mention of "Eric Johnson"); one with no earlier full mention joins
+        the most mentioned one."""
         for short in list(self.entities):
             words = normalize(short.name).split()
             if len(words) != 1 or short.type not in ("person", "other", "media", "organization") \
@@ -326,12 +327,17 @@ class Resolver:
             for m in self.mentions:
                 if m.entity is not short:
                     continue
-                # a full name in a headline or inside someone's quotation is a weaker antecedent
+                # the bearer of the surname named in full most often so far (the most recent of
+                # equals); full names in headlines or inside quotations only if there are no others
                 plain = [(f, e) for e in fuller for f, _ in e.mentions if f < m.first and self._plain(f)]
-                quoted = [(f, e) for e in fuller for f, _ in e.mentions if f < m.first]
-                before = [max(plain or quoted, key=lambda x: x[0])] if (plain or quoted) else [(-1, fuller[0])]
-                pos, target = max(before, key=lambda x: x[0])
-                if pos < 0:
+                earlier = plain or [(f, e) for e in fuller for f, _ in e.mentions if f < m.first]
+                if earlier:
+                    tally: dict[int, tuple[int, int, Entity]] = {}
+                    for f, e in earlier:
+                        n, last, _ = tally.get(id(e), (0, -1, e))
+                        tally[id(e)] = (n + 1, max(last, f), e)
+                    target = max(tally.values(), key=lambda x: (x[0], x[1]))[2]
+                else:
                     target = max(fuller, key=lambda e: len(e.mentions))
                 m.entity = target
                 target.mentions.append((m.first, m.last))

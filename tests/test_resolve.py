@@ -6,11 +6,16 @@ from claims.segment import segment
 
 
 def resolve(text: str, *sources: str) -> list:
-    """Resolve the given source phrases (first occurrence after the previous one)."""
+    """Resolve the given source phrases (first occurrence after the previous one; "last:X" is the
+    last occurrence of X)."""
     seg = segment(text)
     spans, pos = [], 0
     for s in sources:
-        i = text.index(s, pos)
+        if s.startswith("last:"):
+            s = s[5:]
+            i = text.rindex(s)
+        else:
+            i = text.index(s, pos)
         spans.append(Span.of(text, i, i + len(s)))
         pos = i + len(s)
     return resolve_sources(seg, spans)
@@ -125,6 +130,9 @@ def test_resolve_stages_are_ordered_and_end_with_description():
      ["Mrs. Marsh"], ["Ella Marsh"]),
     ("Ella Marsh and her husband John Marsh run the farm. Mr. Marsh said the harvest was poor.",
      ["Mr. Marsh"], ["John Marsh"]),
+    # a bare surname is its most often named bearer, not the one named last
+    ("Lara Brook won. Lara Brook thanked voters, and her brother Tom Brook cheered. Brook said she was moved.",
+     ["last:Brook"], ["Lara Brook"]),
     # a building named after someone is not a "he"
     ("Victor Hale spoke in the morning. Crowds gathered by Hale Tower at noon. He said the vote was fair.",
      ["He"], ["Victor Hale"]),
