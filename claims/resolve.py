@@ -528,6 +528,20 @@ class Resolver:
         return None
 
     def _sieve_name(self, m: "SourceMention") -> Optional[Speaker]:
+        """A name in the head; not a name inside a modifier of a common noun ("a judge in Ohio",
+        "an adviser to Mayor Ruiz"), which the description stage reads."""
+        seg = self.seg
+        inside = self._mentions_in(m.first, m.last)
+        if inside:
+            noun = False
+            for k in range(m.first, inside[0].first):
+                w = seg.word(k).lower()
+                if w in _PREPOSITIONS and noun and w != "of":
+                    return None
+                if seg.case[k] == CASE_LOWER and w.isalpha() and w not in self.lex["determiners"] \
+                        and w not in _QUANTIFIERS and w not in self.lex["person_titles"] and w not in _PREPOSITIONS \
+                        and w not in ("government", "regime", "administration", "leadership", "authorities"):
+                    noun = True  # "the government in Beijing" still stands for the name
         return self._named(m.first, m.last)
 
     def _sieve_unlisted_name(self, m: "SourceMention") -> Optional[Speaker]:
@@ -716,10 +730,13 @@ class Resolver:
         return out
 
     def _pronoun(self, pos: int, kind: str, history: list[tuple[int, Speaker]]) -> Optional[Speaker]:
+        """The antecedent of a pronoun: among the candidates that agree with it, the most salient
+        (recent sentences, earlier speakers, sentence subjects, matching gender, narration)."""
         seg = self.seg
         sent = int(seg.sentence[pos])
         inside_quote = seg.quote[pos] != QUOTE_OUT
         best, best_score = None, -1e9
+        kept = []
         for idx, sp, source_weight, gender in self._candidates(pos, history):
             dist = sent - int(seg.sentence[idx])
             if dist > 6:
@@ -743,9 +760,10 @@ class Resolver:
             if not inside_quote and not source_weight and seg.quote[idx] != QUOTE_OUT:
                 # a name inside someone's quotation, for a pronoun of the narration
                 score -= 1.0 + 0.5 * self._is_sentence_subject(idx)
-            if score > best_score:
-                best, best_score = sp, score
-        return best
+            kept.append((idx, sp, source_weight, gender, dist, score))
+        if not kept:
+            return None
+        return max(kept, key=lambda k: k[5])[1]
 
     def _is_sentence_subject(self, idx: int) -> bool:
         seg = self.seg
