@@ -35,8 +35,9 @@ from .segment import Prepared
 DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")
                           or Path(__file__).resolve().parent / "models" / "stance")
 
-ROLE_PAD, ROLE_SOURCE, ROLE_CUE, ROLE_CONTENT = range(4)
+ROLE_PAD, ROLE_SOURCE, ROLE_CUE, ROLE_CONTENT, ROLE_CONTEXT = range(5)
 MAX_CLAIM_TOKENS = 160   # subwords of one claim given to the head (source + cue + content)
+SIDES = (0, 1)           # indices of favor and against in STANCE_LABELS
 MAX_TARGET_TOKENS = 64
 PROPOSITION_CACHE = 4096   # propositions kept encoded (disputes are few; scoring benchmarks bring many)
 
@@ -84,11 +85,12 @@ class HeadBlock(nn.Module):
 
 
 class StanceNet(nn.Module):
-    def __init__(self, cfg: EncoderConfig, top_layers: int, head_layers: int = 2, dropout: float = 0.1):
+    def __init__(self, cfg: EncoderConfig, top_layers: int, head_layers: int = 2, dropout: float = 0.1,
+                 roles: int = 4):
         super().__init__()
         h = cfg.hidden_size
         self.top = Top(cfg, top_layers)
-        self.role = nn.Embedding(4, h)
+        self.role = nn.Embedding(roles, h)   # pad, source, cue, content (and context when trained with it)
         nn.init.normal_(self.role.weight, std=0.02)
         self.blocks = nn.ModuleList(HeadBlock(h, dropout=dropout) for _ in range(head_layers))
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * h, h), nn.GELU(),
@@ -197,6 +199,16 @@ class StanceModel:
     def temperature(self) -> float:
         return float(self.config.get("temperature", 1.0))
 
+    @property
+    def context_tokens(self) -> int:
+        """Subwords before the claim (the previous sentence and the claim's own) given to the head."""
+        return int(self.config.get("context_tokens", 0))
+
+    @property
+    def side_threshold(self) -> float:
+        """A side (favor / against) is given only at this probability or above (fitted on dev)."""
+        return float(self.config.get("side_threshold", 0.0))
+
     @classmethod
     def load(cls, path: str | Path | None, encoder_config: EncoderConfig, tokenizer, trunk=None) -> "StanceModel":
         from safetensors.torch import load_file
@@ -210,7 +222,7 @@ class StanceModel:
         if list(config.get("labels", [])) != list(STANCE_LABELS):
             raise ModelError(f"{path}: stance labels {config.get('labels')} differ from {list(STANCE_LABELS)}")
         net = StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),
-                        int(config.get("head_layers", 2)))
+                        int(config.get("head_layers", 2)), roles=int(config.get("roles", 4)))
         net.load_state_dict({k: v.float() for k, v in load_file(str(path / "stance.safetensors")).items()})
         net.eval()
         return cls(net, config, tokenizer, trunk, path)
@@ -260,7 +272,7 @@ class StanceModel:
         claim_rows, claim_roles, owners = [], [], []
         for k, (res, prep) in enumerate(zip(results, prepared)):
             for claim in res.claims:
-                idx, roles = claim_subwords(prep, claim)
+                idx, roles = claim_subwords(prep, claim, self.context_tokens)
                 if len(idx) == 0:
                     continue
                 claim_rows.append(sub_states[k][idx])
@@ -276,7 +288,7 @@ class StanceModel:
         probs = F.softmax(logits / self.temperature, -1).numpy()
         for c, claim in enumerate(owners):
             for d, dispute in enumerate(disputes):
-                claim.stance[dispute.id] = _stance(probs[c, d])
+                claim.stance[dispute.id] = _stance(probs[c, d], self.side_threshold)
 
     @torch.inference_mode()
     def pair_probs(self, props: list[torch.Tensor], claims: list[torch.Tensor], roles: list[torch.Tensor]) -> np.ndarray:
@@ -393,9 +405,19 @@ def encode_texts(model: StanceModel, texts: list[str], trunk, roles: list[np.nda
     return rows, role_rows
 
 
-def _stance(p: np.ndarray) -> Stance:
+def decide(p: np.ndarray, side_threshold: float = 0.0) -> np.ndarray:
+    """Label indices from probabilities (..., 4), abstaining from a side below ``side_threshold``:
+    a favor or against whose probability is under it becomes the likelier of neutral and unrelated."""
+    p = np.asarray(p)
+    top = p.argmax(-1)
+    quiet = 2 + p[..., 2:].argmax(-1)
+    abstain = np.isin(top, SIDES) & (np.take_along_axis(p, top[..., None], -1)[..., 0] < side_threshold)
+    return np.where(abstain, quiet, top)
+
+
+def _stance(p: np.ndarray, side_threshold: float = 0.0) -> Stance:
     scores = {lab: float(p[i]) for i, lab in enumerate(STANCE_LABELS)}
-    return Stance(max(scores, key=scores.get), scores)
+    return Stance(STANCE_LABELS[int(decide(p, side_threshold))], scores)
 
 
 def _subword_states(prepared: list[Prepared], window_states: list) -> list[torch.Tensor]:
@@ -416,8 +438,10 @@ def _subword_states(prepared: list[Prepared], window_states: list) -> list[torch
     return out
 
 
-def claim_subwords(prep: Prepared, claim) -> tuple[np.ndarray, np.ndarray]:
-    """Subword indices and role ids of a claim: source, cue, then content (truncated)."""
+def claim_subwords(prep: Prepared, claim, context_tokens: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Subword indices and role ids of a claim: source, cue, then content (truncated), then, with
+    ``context_tokens``, up to that many subwords of what precedes the claim in its sentence and in
+    the sentence before (what "the allegations" or "it" in the content points back to)."""
     seg, sub = prep.seg, prep.sub
     parts = []
     for role, spans in ((ROLE_SOURCE, [claim.source] if claim.source else []),
@@ -433,7 +457,27 @@ def claim_subwords(prep: Prepared, claim) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     idx = np.concatenate([p[0] for p in parts])[:MAX_CLAIM_TOKENS]
     roles = np.concatenate([p[1] for p in parts])[:MAX_CLAIM_TOKENS]
+    if context_tokens > 0:
+        ctx = context_subwords(prep, int(idx.min()), context_tokens, set(idx.tolist()))
+        idx = np.concatenate([idx, ctx])
+        roles = np.concatenate([roles, np.full(len(ctx), ROLE_CONTEXT)])
     return idx, roles
+
+
+def context_subwords(prep: Prepared, first_sub: int, n: int, exclude: set) -> np.ndarray:
+    """Up to ``n`` subwords just before ``first_sub``, from the start of the previous sentence on
+    (news paragraphs are often one sentence long, so that one may be in the paragraph before),
+    leaving out those in ``exclude`` (the claim's own)."""
+    seg, sub = prep.seg, prep.sub
+    if first_sub <= 0 or len(seg) == 0:
+        return np.zeros(0, dtype=np.int64)
+    w = int(sub.word[first_sub]) if sub.word[first_sub] >= 0 else 0
+    keep = seg.sentence >= int(seg.sentence[w]) - 1
+    first_word = int(np.argmax(keep)) if keep.any() else w
+    cand = np.arange(first_sub)
+    cand = cand[(sub.word[cand] >= first_word)]
+    cand = np.array([c for c in cand if c not in exclude], dtype=np.int64)
+    return cand[-n:]
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m eval {report,attribution,stance,bench,speakers} [options]
+USAGE = """usage: python -m eval {report,attribution,stance,disputes,bench,speakers} [options]
 
   report        evaluation report: report.html, report.md, metrics.json
   attribution   attribution metrics on PolNeAR (python -m eval.attribution)
   stance        stance metrics on the dev splits (python -m eval.stance)
+  disputes      stance toward disputes on the disputes set (python -m eval.disputes)
   bench         speed and memory (python -m eval.bench)
   speakers      speaker accuracy, end to end and on gold sources (python -m eval.speakers)
 """
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         from .attribution import main as run
     elif cmd == "stance":
         from .stance import main as run
+    elif cmd == "disputes":
+        from .disputes import main as run
     elif cmd == "bench":
         from .bench import main as run
     elif cmd == "speakers":

@@ -1,0 +1,134 @@
+"""Stance toward disputes: context role, abstention, dispute metrics, and a tiny training run."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from claims.doc import STANCE_LABELS, Claim, Span
+from claims.encoder import load_tokenizer
+from claims.segment import prepare
+from claims.stance import ROLE_CONTENT, ROLE_CONTEXT, ROLE_CUE, ROLE_SOURCE, claim_subwords, decide
+from eval.dispute_metrics import Pair, fit_side_threshold, related_prf, sided_prf, summary
+
+
+def test_context_role_marks_the_sentence_before_the_claim():
+    tok = load_tokenizer()
+    text = "The report says Acme hid the losses. Acme denies the allegations."
+    prep = prepare(text, tok)
+    s = text.index("Acme denies")
+    claim = Claim("c1", [Span.of(text, s + 12, len(text) - 1)], Span.of(text, s + 5, s + 11), Span.of(text, s, s + 4))
+    idx, roles = claim_subwords(prep, claim, context_tokens=48)
+    assert roles[0] == ROLE_SOURCE and ROLE_CUE in roles
+    ctx = [tok.id_to_token(int(prep.sub.ids[i])) for i, r in zip(idx, roles) if r == ROLE_CONTEXT]
+    assert "losses" in ctx and "denies" not in ctx      # the sentence before, never the claim's own words
+    assert (roles == ROLE_CONTENT).sum() >= 2
+    # without context nothing but the claim
+    _, bare = claim_subwords(prep, claim)
+    assert ROLE_CONTEXT not in bare
+    # a short budget keeps the subwords nearest the claim
+    idx3, roles3 = claim_subwords(prep, claim, context_tokens=3)
+    assert (roles3 == ROLE_CONTEXT).sum() == 3
+
+
+def test_decide_abstains_from_weak_sides():
+    p = np.array([[0.5, 0.1, 0.3, 0.1],      # favor 0.5
+                  [0.1, 0.35, 0.2, 0.35],    # against 0.35 ties unrelated: argmax is against
+                  [0.1, 0.1, 0.2, 0.6]])
+    assert [STANCE_LABELS[i] for i in decide(p)] == ["favor", "against", "unrelated"]
+    assert [STANCE_LABELS[i] for i in decide(p, 0.4)] == ["favor", "unrelated", "unrelated"]
+    assert [STANCE_LABELS[i] for i in decide(p, 0.6)] == ["neutral", "unrelated", "unrelated"]
+
+
+def _pairs(gold, pred, alt=None, catalog=False):
+    alt = alt or [None] * len(gold)
+    return [Pair("a", "d", catalog, g, p, a) for g, p, a in zip(gold, pred, alt)]
+
+
+def test_sided_and_related_figures():
+    pairs = _pairs(["favor", "against", "neutral", "unrelated", "favor"],
+                   ["favor", "favor", "against", "unrelated", "unrelated"])
+    m = sided_prf(pairs)
+    assert (m["tp"], m["n_pred"], m["n_gold"]) == (1, 3, 3)
+    assert m["p"] == pytest.approx(100 / 3) and m["f1"] == pytest.approx(100 / 3)
+    r = related_prf(pairs)
+    assert (r["tp"], r["n_pred"], r["n_gold"]) == (3, 3, 4)
+
+
+def test_alt_accepted_counts_the_alternative_reading():
+    pairs = _pairs(["neutral", "favor"], ["against", "favor"], alt=["against", None])
+    assert sided_prf(pairs)["p"] == 50.0
+    assert sided_prf(pairs, accept_alt=True)["p"] == 100.0
+    assert sided_prf(pairs, accept_alt=True)["r"] == 100.0
+
+
+def test_summary_separates_custom_and_catalog():
+    pairs = _pairs(["favor"], ["favor"], catalog=True) + _pairs(["against"], ["favor"])
+    s = summary(pairs)
+    assert s["catalog"]["sided"]["f1"] == 100.0 and s["custom"]["sided"]["f1"] == 0.0
+    assert s["all"]["pairs"] == 2
+
+
+def test_side_threshold_reaches_the_precision_asked_for():
+    rng = np.random.default_rng(0)
+    gold, probs = [], []
+    for _ in range(400):
+        right = rng.random() < 0.5
+        conf = rng.uniform(0.6, 0.95) if right else rng.uniform(0.3, 0.6)
+        gold.append("favor" if right else "unrelated")
+        rest = (1 - conf) / 3
+        probs.append([conf, rest, rest, rest])
+    t, m = fit_side_threshold(np.array(probs), gold, min_precision=90.0)
+    assert m["p"] >= 90.0 and 0.55 <= t <= 0.65
+    pred = [STANCE_LABELS[i] for i in decide(np.array(probs), t)]
+    assert sided_prf(_pairs(gold, pred))["p"] >= 90.0
+
+
+def test_negated_proposition_reads_as_its_negation():
+    from training.dispute_stance import SWAP, negated
+    rng = random.Random(0)
+    for _ in range(10):
+        n = negated("The tax cut will raise wages.", rng)
+        assert n != "The tax cut will raise wages." and "tax cut will raise wages" in n.lower()
+        assert any(w in n.lower() for w in ("not", "false", "wrong"))
+    assert SWAP["favor"] == "against" and SWAP["neutral"] == "neutral"
+
+
+def _tiny_split(path, n_articles=2):
+    text = ("The mayor said the new bridge will cut traffic. Critics denied that the bridge will help anyone.\n"
+            "The council voted on Monday. A spokesman said the budget is balanced.")
+    s1, s2 = text.index("the new bridge"), text.index("the bridge will help")
+    rows = []
+    for k in range(n_articles):
+        rows.append({"id": f"t{k}", "text": text, "disputes": [
+            {"id": "bridge", "title": "Bridge", "proposition": "The new bridge will reduce traffic.", "catalog": True},
+            {"id": f"budget-{k}", "title": "Budget", "proposition": "The city budget is balanced.", "catalog": False}],
+            "attributions": [
+                {"id": "a1", "source": [[0, 9]], "cue": [[10, 14]], "content": [[s1, text.index(".")]],
+                 "speaker": "mayor", "stance": {"bridge": "favor", f"budget-{k}": "unrelated"}},
+                {"id": "a2", "source": [[text.index("Critics"), text.index("Critics") + 7]],
+                 "cue": [[text.index("denied"), text.index("denied") + 6]],
+                 "content": [[s2, text.index("anyone") + 6]],
+                 "speaker": "critics", "stance": {"bridge": "against", f"budget-{k}": "unrelated"}}]})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.mark.slow
+def test_training_runs_checkpoints_and_resumes(tmp_path):
+    from training.dispute_stance import main
+    data = tmp_path / "data"
+    (data / "disputes").mkdir(parents=True)
+    _tiny_split(data / "disputes" / "train.jsonl")
+    _tiny_split(data / "disputes" / "dev.jsonl")
+    out = tmp_path / "run"
+    args = ["--data", str(data), "--out", str(out), "--init", "", "--epochs", "1", "--articles-per-step", "1"]
+    assert main(args) == 0
+    ck = out / "checkpoint.pt"
+    assert ck.exists()
+    assert main(["--data", str(data), "--out", str(out), "--init", "", "--epochs", "2", "--resume"]) == 0
+    import torch
+    assert torch.load(ck, weights_only=False)["epoch"] == 2
+    config = json.loads((out / "config.json").read_text())
+    assert config["roles"] == 5 and config["context_tokens"] == 48 and 0.0 <= config["side_threshold"] < 1.0
+    assert (out / "README.md").read_text().startswith("# claims stance model")
