@@ -46,18 +46,72 @@ class Record:
         return self.id if self.id is not None else f"line:{self.line}"
 
 
-def detect_format(path: str, fmt: Optional[str]) -> str:
-    """The input format: the one given, else from the file name (JSONL unless .csv/.parquet)."""
-    if fmt:
-        if fmt not in FORMATS:
-            raise BatchError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
-        return fmt
+NAMED_JSONL = (".jsonl", ".ndjson", ".jsonlines")
+SNIFF_LINE_BYTES = 1 << 20     # how much of a first line format detection reads at most
+
+
+def format_from_name(path: str) -> Optional[str]:
+    """The format a file name states (``.parquet``/``.pq``, ``.csv``, ``.jsonl``), else None."""
     name = path.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith(".csv"):
         return "csv"
-    return "jsonl"
+    if name.endswith(NAMED_JSONL):
+        return "jsonl"
+    return None
+
+
+def sniff_format(head: bytes, where: str, id_field: str = "id", text_field: str = "text") -> str:
+    """The format of an input whose name does not say (stdin, ``.txt``, ``.json``, no suffix),
+    from its first bytes (at least its first non-blank line, when it has one). Raises
+    ``BatchError`` with what to run instead for an input that holds no records."""
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if b"\x00" in head:
+        raise BatchError(f"{where}: looks like a binary file, not JSONL, CSV or Parquet records")
+    text = head.decode("utf-8-sig", "replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "jsonl"          # empty: no records, nothing to do
+    first = lines[0].strip()
+    if first.startswith("{"):
+        try:
+            if isinstance(json.loads(first), dict):
+                return "jsonl"
+        except json.JSONDecodeError:
+            pass
+        truncated = len(lines) == 1 and not head.rstrip(b" \t").endswith((b"\n", b"\r"))
+        if truncated or first != "{":
+            return "jsonl"       # a long first record, or a bad first line (an error record)
+        raise BatchError(f"{where}: one pretty-printed JSON document, not JSON Lines (one record per line); "
+                         f"convert it with `jq -c . {where} > records.jsonl`")
+    if first.startswith("["):
+        raise BatchError(f"{where}: a JSON array, not JSON Lines (one record per line); convert it with "
+                         f"`jq -c '.[]' {where} > records.jsonl`")
+    try:
+        header = next(csv.reader([first]))
+    except csv.Error:
+        header = []
+    if id_field in header and text_field in header:
+        return "csv"
+    one = "claims analyze -" if where == "stdin" else f"claims analyze {where}"
+    raise BatchError(f"{where}: no records (neither JSON Lines nor CSV with columns {id_field!r} and "
+                     f"{text_field!r}); for one article run `{one}`, or name the format with --format")
+
+
+def detect_format(path: str, fmt: Optional[str], head: Optional[bytes] = None, id_field: str = "id",
+                  text_field: str = "text") -> str:
+    """The input format: the one given, else what the file name says, else what ``head`` (the
+    input's first bytes) shows; without a head, JSONL."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise BatchError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
+        return fmt
+    named = None if path == "-" else format_from_name(path)
+    if named or head is None:
+        return named or "jsonl"
+    return sniff_format(head, "stdin" if path == "-" else path, id_field, text_field)
 
 
 def make_record(line: int, obj: dict, id_field: str, text_field: str, pos: int = 0) -> Record:
@@ -107,34 +161,108 @@ def parse_json_line(raw: bytes, line: int, id_field: str, text_field: str, pos: 
     return make_record(line, obj, id_field, text_field, pos)
 
 
+class _Prefixed(io.RawIOBase):
+    """A stream that gives ``head`` first and then the rest of ``raw`` (stdin after sniffing)."""
+
+    def __init__(self, head: bytes, raw):
+        self.head = head
+        self.raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        chunk = self.raw.read1(len(b)) if hasattr(self.raw, "read1") else self.raw.read(len(b))
+        b[:len(chunk)] = chunk
+        return len(chunk)
+
+
 class Source:
     """An input file (or ``-`` for stdin) read as a stream of Records.
 
-    ``check()`` validates the file up front (exists, has the columns); iterating reads it once.
-    ``size()`` is the total that ``Record.pos`` counts toward (bytes, or rows for Parquet), or
-    None when unknown (stdin), for progress and ETA.
+    ``check()`` validates the file up front (exists, is records, has the columns); iterating
+    reads it once. ``size()`` is the total that ``Record.pos`` counts toward (bytes, or rows for
+    Parquet), or None when unknown (stdin), for progress and ETA. The format is ``--format``, else
+    what the file name says, else what the first line shows (``detect_format``); stdin's first
+    bytes are kept and read again as part of the stream.
     """
 
     def __init__(self, path: str, fmt: Optional[str] = None, id_field: str = "id", text_field: str = "text",
                  max_chars: int = 200_000):
         self.path = path
-        self.format = detect_format(path, fmt)
+        self.given_format = fmt
+        self._format: Optional[str] = None
         self.id_field = id_field
         self.text_field = text_field
         # A longer line cannot hold an acceptable text; it is skipped without being read whole.
         self.max_line_bytes = BYTES_PER_CHAR * max_chars + EXTRA_BYTES
+        self._stdin_head = b""          # what has been read from stdin before the records
+        self._stdin_eof = False
 
-    def check(self) -> None:
-        """Raise ``BatchError`` now if the file cannot be read as this format."""
+    @property
+    def format(self) -> str:
+        """``jsonl``, ``csv`` or ``parquet`` (``BatchError`` for an input that is no records)."""
+        if self._format is None:
+            named = self.given_format or (None if self.path == "-" else format_from_name(self.path))
+            if named:
+                self._format = detect_format(self.path, named)
+            else:
+                self._exists()
+                self._format = detect_format(self.path, None, self._first_line(), self.id_field, self.text_field)
+        return self._format
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes of the input (fewer if it is shorter), without consuming them."""
+        if self.path != "-":
+            with open(self.path, "rb") as f:
+                return f.read(n)
+        stdin = sys.stdin.buffer
+        while len(self._stdin_head) < n and not self._stdin_eof:
+            want = n - len(self._stdin_head)
+            chunk = stdin.read1(want) if hasattr(stdin, "read1") else stdin.read(want)
+            self._stdin_eof = not chunk
+            self._stdin_head += chunk
+        return self._stdin_head[:n]
+
+    def _first_line(self) -> bytes:
+        """The input's first bytes up to the end of its first non-blank line (at most 1 MiB)."""
+        n = 4096
+        while True:
+            head = self.head(n)
+            body = head.lstrip()
+            if len(head) < n or (body and b"\n" in body) or n >= SNIFF_LINE_BYTES:
+                return head
+            n *= 4
+
+    def _exists(self) -> None:
         if self.path == "-":
-            if self.format == "parquet":
-                raise BatchError("Parquet cannot be read from stdin (it needs a seekable file); give its path")
             return
         p = Path(self.path)
         if not p.exists():
             raise BatchError(f"{self.path}: no such file")
         if p.is_dir():
             raise BatchError(f"{self.path}: is a directory; give one input file")
+
+    def _open(self):
+        """The input as a binary stream from its first byte."""
+        if self.path != "-":
+            return open(self.path, "rb")
+        head, self._stdin_head = self._stdin_head, b""
+        return io.BufferedReader(_Prefixed(head, sys.stdin.buffer))
+
+    def check(self) -> None:
+        """Raise ``BatchError`` now if the file cannot be read as this format."""
+        self._exists()
+        if self.path == "-":
+            if self.format == "parquet":
+                raise BatchError("Parquet cannot be read from stdin (it needs a seekable file); give its path")
+            return
+        p = Path(self.path)
         if self.format == "csv":
             with open(p, encoding="utf-8", errors="replace", newline="") as f:
                 self._check_columns(next(csv.reader(f), None), "CSV")
@@ -163,7 +291,7 @@ class Source:
                              f"found {list(names or [])} (rename with --id-field/--text-field)")
 
     def _jsonl(self) -> Iterator[Record]:
-        f = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        f = self._open()
         pos = 0
         try:
             for n in itertools.count(1):
@@ -181,7 +309,7 @@ class Source:
                 if raw.strip():
                     yield parse_json_line(raw, n, self.id_field, self.text_field, pos)
         finally:
-            if f is not sys.stdin.buffer:
+            if self.path != "-":
                 f.close()
 
     def _oversized(self, line: int, head: bytes, pos: int) -> Record:
@@ -201,7 +329,7 @@ class Source:
 
     def _csv(self) -> Iterator[Record]:
         csv.field_size_limit(self.max_line_bytes)
-        raw = sys.stdin.buffer if self.path == "-" else open(self.path, "rb")
+        raw = self._open()
         stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         n = 0
         try:
@@ -222,8 +350,10 @@ class Source:
         except UnicodeDecodeError as e:
             raise BatchError(f"{self.path}: not UTF-8 text after row {n - 1} ({e.reason})") from None
         finally:
-            if raw is not sys.stdin.buffer:
+            if self.path != "-":
                 stream.close()
+            else:
+                stream.detach()     # leave stdin open
 
     def _parquet_file(self, path):
         try:

@@ -4,6 +4,7 @@ in test_batch_slow.py and test_end_to_end.py."""
 import datetime
 import io
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -446,3 +447,58 @@ def test_batch_output_dash_has_nothing_to_resume_and_scores_everything_each_run(
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Kerry said so."}])
     first = _standin_cli(tmp_path, inp, "-o", "-", "--quiet").stdout
     assert first == _standin_cli(tmp_path, inp, "-o", "-", "--quiet").stdout and first.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("article.txt", "Moscow denied the allegations.\nKerry said talks went well.\n", "claims analyze "),
+    ("result.json", json.dumps({"id": "a", "text": "x", "claims": []}, indent=2) + "\n", "jq -c . "),
+    ("rows.json", json.dumps([{"id": "a", "text": "x"}]) + "\n", "jq -c '.[]'"),
+    ("table", "key,body\n1,Said.\n", "columns 'id' and 'text'"),
+    ("blob.bin", "PK\x03\x04\x00\x00junk", "binary"),
+])
+def test_batch_refuses_an_input_that_is_no_records_with_what_to_run(tmp_path, name, content, message):
+    inp = tmp_path / name
+    inp.write_text(content)
+    with pytest.raises(batch_mod.BatchError, match=re.escape(message)):
+        _run(inp, tmp_path / "o.jsonl")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_batch_refusal_is_one_line_and_exit_2_on_the_command_line(tmp_path):
+    inp = tmp_path / "article.txt"
+    inp.write_text("Moscow denied the allegations. Kerry said talks went well.\n")
+    r = _standin_cli(tmp_path, inp, "-o", "out.jsonl")
+    assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and b"claims analyze" in r.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["in.txt", "in", "in.json"])
+def test_batch_reads_jsonl_whatever_the_file_is_called(tmp_path, name):
+    inp = _write_jsonl(tmp_path / name, ["", {"id": "a", "text": "Said."}, "{bad", {"id": "b", "text": "Said."}])
+    _run(inp, tmp_path / "o.jsonl")
+    assert [(r["id"], (r["error"] or {}).get("type")) for r in _lines(tmp_path / "o.jsonl")] == \
+        [("a", None), ("line:3", "bad_json"), ("b", None)]
+
+
+def test_batch_reads_csv_from_stdin_without_format(tmp_path, monkeypatch):
+    data = b'id,text,publisher\n1,"He said, ""yes"".",AP\n2,Two said.,AFP\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    _run("-", tmp_path / "o.jsonl")
+    assert [(r["id"], r["publisher"]) for r in _lines(tmp_path / "o.jsonl")] == [("1", "AP"), ("2", "AFP")]
+
+
+def test_batch_reads_a_long_first_jsonl_line_from_stdin(tmp_path, monkeypatch):
+    rows = [{"id": "long", "text": "Word. " * 300_000}, {"id": "b", "text": "Said."}]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+        "".join(json.dumps(r) + "\n" for r in rows).encode())))
+    _run("-", tmp_path / "o.jsonl", max_chars=2_000_000)
+    assert [r["id"] for r in _lines(tmp_path / "o.jsonl")] == ["long", "b"]
+
+
+def test_batch_finds_parquet_by_its_magic_bytes(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    inp = tmp_path / "export.dat"
+    pq.write_table(pa.table({"id": ["p1"], "text": ["One said."]}), inp)
+    _run(inp, tmp_path / "o.jsonl")
+    assert [r["id"] for r in _lines(tmp_path / "o.jsonl")] == ["p1"]
