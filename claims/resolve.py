@@ -536,10 +536,10 @@ class Resolver:
             noun = False
             for k in range(m.first, inside[0].first):
                 w = seg.word(k).lower()
-                if w in _PREPOSITIONS and noun and w != "of":
-                    return None
+                if w in _PREPOSITIONS and noun and (w != "of" or seg.word(k - 1).lower() in self.lex["document_words"]):
+                    return None  # ("a poll of Ohio voters")
                 if seg.case[k] == CASE_LOWER and w.isalpha() and w not in self.lex["determiners"] \
-                        and w not in _QUANTIFIERS and w not in self.lex["person_titles"] and w not in _PREPOSITIONS \
+                        and w not in _QUANTIFIERS and w not in _PREPOSITIONS \
                         and w not in ("government", "regime", "administration", "leadership", "authorities"):
                     noun = True  # "the government in Beijing" still stands for the name
         return self._named(m.first, m.last)
@@ -912,6 +912,21 @@ class Resolver:
         return Speaker(self._np_text(first, last) or seg.text[seg.starts[first]:seg.ends[last]],
                        self._description_type(words), None)
 
+    _DOC_TAIL = {"released", "conducted", "taken", "published", "out", "filed", "issued", "compiled", "this",
+                 "last", "in", "on", "from", "earlier", "late", "since", "over", "during", "carried", "showing",
+                 "finding", "shows", "found"}
+
+    def _document_end(self, k: int, end: int) -> int:
+        """A poll or report is named by what precedes its head noun: "a Gallup poll released
+        Sunday" is the Gallup poll (its date and how it came out are not part of its name)."""
+        seg = self.seg
+        for j in range(k, end):
+            w = seg.word(j).lower()
+            if w in self.lex["document_words"] and j + 1 < end and seg.word(j + 1).lower() in self._DOC_TAIL \
+                    and j > k:
+                return j + 1
+        return end
+
     def _recent_person(self, pos: int, head: str, modifiers: list[str],
                        history: list[tuple[int, Speaker]]) -> Optional[Entity]:
         """The person a definite description with a person head points back to ("the senator",
@@ -954,6 +969,9 @@ class Resolver:
             if w in _HEAD_BREAKS:
                 break
             end += 1
+        end = self._document_end(k, end)
+        if end - k >= 3 and seg.word(k).lower() in ("new", "latest", "recent") and seg.case[k + 1] != CASE_LOWER:
+            k += 1  # "a new Fox News poll": the Fox News poll
         if end <= k:
             return ""
         return re.sub(r"\s+", " ", seg.text[seg.starts[k]:seg.ends[end - 1]])

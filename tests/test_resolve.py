@@ -184,3 +184,21 @@ def test_resolve_relative_pronoun(text, sources, expected):
 def test_resolve_definite_description(text, sources, expected):
     got = resolve(text, *sources)
     assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # a name inside a modifier of a common noun is not the speaker
+    ("A judge in Bavaria ruled the ban unlawful.", ["A judge in Bavaria"], ["judge in Bavaria"]),
+    ("An adviser to Mayor Lucia Ortiz said the plan was dead.", ["An adviser to Mayor Lucia Ortiz"],
+     ["adviser to Mayor Lucia Ortiz"]),
+    # ... but a government "in" its capital stands for it
+    ("The government in Paris said it would not sign.", ["The government in Paris"], ["France"]),
+    # a poll is named by what precedes its head noun, not by when it came out
+    ("A new Nordvik Institute poll released Sunday found support falling.",
+     ["A new Nordvik Institute poll released Sunday"], ["Nordvik Institute poll"]),
+    ("A Harbour Research survey of 900 voters found support falling.", ["A Harbour Research survey of 900 voters"],
+     ["Harbour Research survey"]),
+])
+def test_resolve_descriptions_with_names(text, sources, expected):
+    got = resolve(text, *sources)
+    assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
