@@ -18,6 +18,8 @@ record of the output is an error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import resource
 import sys
@@ -28,7 +30,7 @@ from typing import Iterable, Iterator, Optional
 from .doc import ArticleResult, Dispute
 from .idset import IdSet
 from .records import BatchError, Record, Source  # noqa: F401 - BatchError and Record are part of this API
-from .sinks import PART_ROWS, DoneIds, open_sink
+from .sinks import PART_ROWS, DoneIds, open_sink, read_job, write_job
 
 WINDOW_UNITS = 256   # a window closes at this many records even if few of them need the model
 
@@ -69,6 +71,13 @@ class AnalyzerSpec:
         stance = args.stance_model or os.environ.get("CLAIMS_STANCE_MODEL")
         return cls(model, stance, bool(args.no_stance), args.max_chars, tuple(disputes),
                    float(getattr(args, "min_confidence", 0.0) or 0.0))
+
+    def fingerprint(self) -> dict:
+        """What of this spec decides the results (for the job description kept with the output)."""
+        disputes = [(d.id, d.title, d.proposition) for d in self.disputes]
+        return {"model": self.model, "stance_model": self.stance_model, "no_stance": self.no_stance,
+                "min_confidence": self.min_confidence,
+                "disputes": hashlib.sha256(json.dumps(disputes).encode()).hexdigest()}
 
     def build(self):
         """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
@@ -252,6 +261,42 @@ def options_from_args(args) -> Options:
     return opts
 
 
+# ------------------------------------------------------------------------------ the job's identity
+
+INPUT_HEAD_BYTES = 1 << 16
+# option -> how a user names it, for the message that refuses to resume a different job
+OPTION_NAMES = {"format": "--format", "id_field": "--id-field", "text_field": "--text-field",
+                "max_chars": "--max-chars", "include_text": "--include-text", "model": "--model",
+                "stance_model": "--stance-model", "no_stance": "--no-stance", "min_confidence": "--min-confidence",
+                "disputes": "the disputes"}
+
+
+def job_description(args, source: Source, spec) -> dict:
+    """What makes two runs the same job: the options that decide the records, and a hash of the
+    input's first 64 KiB (an input that grew at the end is the same job, so resuming an input
+    that more lines were appended to works)."""
+    options = {"format": source.format, "id_field": args.id_field, "text_field": args.text_field,
+               "max_chars": args.max_chars, "include_text": bool(getattr(args, "include_text", False))}
+    if hasattr(spec, "fingerprint"):
+        options.update(spec.fingerprint())
+    head = source.head(INPUT_HEAD_BYTES)
+    return {"version": 1, "options": options,
+            "input": {"name": args.input, "head_bytes": len(head), "sha256": hashlib.sha256(head).hexdigest()}}
+
+
+def check_same_job(output: str, old: dict, new: dict, source: Source) -> None:
+    """Raise ``BatchError`` if ``old`` (kept with the output) describes another job than ``new``."""
+    differ = [OPTION_NAMES.get(k, k) for k in sorted(set(old.get("options", {})) | set(new["options"]))
+              if old.get("options", {}).get(k) != new["options"].get(k)]
+    head = old.get("input", {})
+    n = head.get("head_bytes")
+    if not isinstance(n, int) or hashlib.sha256(source.head(n)).hexdigest() != head.get("sha256"):
+        differ.insert(0, f"the input (was {head.get('name')!r})")
+    if differ:
+        raise BatchError(f"{output}: holds the output of another job ({', '.join(differ)} differ); rerun "
+                         f"with --overwrite to start it again, or write to another -o")
+
+
 def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     """Run ``claims batch`` with the parsed arguments; returns the summary (printed unless
     --quiet). ``spec`` builds the analyzer (default: ``AnalyzerSpec`` from the arguments);
@@ -266,6 +311,19 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
         raise BatchError("--engine ray reads the input from a file; save stdin to a file first")
     spec = spec if spec is not None else AnalyzerSpec.from_args(args, disputes)
     sink = open_sink(args.output, overwrite=args.overwrite, part_rows=getattr(args, "part_rows", None) or PART_ROWS)
+    if args.output != "-":
+        # resume only the job that wrote the output: another input whose ids match would
+        # otherwise be skipped as done
+        try:
+            job = job_description(args, source, spec)
+            old = read_job(args.output)
+            if old is not None and sink.done.records and not args.overwrite:
+                check_same_job(args.output, old, job, source)
+            if old != job:
+                write_job(args.output, job)
+        except BaseException:
+            sink.close()
+            raise
     summary = Summary(engine=engine, failed_before=sink.done.failed)
     if getattr(args, "note", None) and not args.quiet:
         print(args.note, file=sys.stderr)

@@ -108,6 +108,34 @@ def open_sink(path: str, overwrite: bool = False, part_rows: int = PART_ROWS):
     return JsonlSink(p, overwrite)
 
 
+def job_path(path: str | Path) -> Path:
+    """Where the description of the job that writes ``path`` is kept: ``OUT.jsonl.job.json`` next
+    to a JSONL output, ``_job.json`` inside a Parquet directory (readers skip ``_`` files)."""
+    p = Path(path)
+    return p / "_job.json" if output_format(str(path)) == "parquet" else p.with_name(p.name + ".job.json")
+
+
+def read_job(path: str | Path) -> Optional[dict]:
+    """The job description stored with an output, or None (none yet, or unreadable)."""
+    try:
+        job = json.loads(job_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return job if isinstance(job, dict) else None
+
+
+def write_job(path: str | Path, job: dict) -> None:
+    """Store the job description with an output, atomically."""
+    target = job_path(path)
+    tmp = target.with_name("." + target.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(job, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -502,3 +502,57 @@ def test_batch_finds_parquet_by_its_magic_bytes(tmp_path):
     pq.write_table(pa.table({"id": ["p1"], "text": ["One said."]}), inp)
     _run(inp, tmp_path / "o.jsonl")
     assert [r["id"] for r in _lines(tmp_path / "o.jsonl")] == ["p1"]
+
+
+def test_batch_refuses_to_resume_another_jobs_output(tmp_path):
+    one = _write_jsonl(tmp_path / "one.jsonl", [{"id": str(i), "text": f"One {i}."} for i in range(3)])
+    two = _write_jsonl(tmp_path / "two.jsonl", [{"id": str(i), "text": f"Two {i}."} for i in range(3)])
+    out = tmp_path / "out.jsonl"
+    _run(one, out)
+    before = out.read_bytes()
+    with pytest.raises(batch_mod.BatchError, match=r"holds the output of another job \(the input .*--overwrite"):
+        _run(two, out)
+    with pytest.raises(batch_mod.BatchError, match=r"another job \(--max-chars differ\)"):
+        _run(one, out, max_chars=1000)
+    assert out.read_bytes() == before
+    s = _run(two, out, overwrite=True)
+    assert s.written == 3 and [r["claims"][0]["content"][0]["text"] for r in _lines(out)][0] == "Two 0."
+    assert json.loads((tmp_path / "out.jsonl.job.json").read_text())["input"]["name"] == str(two)
+
+
+def test_batch_resumes_its_own_job_after_the_input_grew(tmp_path):
+    rows = [{"id": str(i), "text": f"Said {i}."} for i in range(5)]
+    inp = _write_jsonl(tmp_path / "in.jsonl", rows[:3])
+    out = tmp_path / "out.jsonl"
+    _run(inp, out)
+    _write_jsonl(inp, rows)                         # two more lines at the end
+    moved = inp.rename(tmp_path / "moved.jsonl")     # a new name is still the same input
+    s = _run(moved, out)
+    assert s.skipped == 3 and s.written == 2 and [r["id"] for r in _lines(out)] == [str(i) for i in range(5)]
+
+
+def test_batch_resumes_an_output_written_before_jobs_were_recorded(tmp_path):
+    inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": f"Said {i}."} for i in range(3)])
+    out = tmp_path / "out.jsonl"
+    _run(inp, out)
+    (tmp_path / "out.jsonl.job.json").unlink()
+    assert _run(inp, out).skipped == 3 and (tmp_path / "out.jsonl.job.json").exists()
+
+
+def test_batch_parquet_output_keeps_its_job_inside(tmp_path):
+    pytest.importorskip("pyarrow")
+    one = _write_jsonl(tmp_path / "one.jsonl", [{"id": "a", "text": "One."}])
+    two = _write_jsonl(tmp_path / "two.jsonl", [{"id": "a", "text": "Two."}])
+    out = tmp_path / "out.parquet"
+    _run(one, out)
+    assert (out / "_job.json").exists() and [r["id"] for r in read_output(str(out))] == ["a"]
+    with pytest.raises(batch_mod.BatchError, match="another job"):
+        _run(two, out)
+
+
+def test_batch_refusing_another_job_is_one_line_and_exit_2(tmp_path):
+    one = _write_jsonl(tmp_path / "one.jsonl", [{"id": "a", "text": "One."}])
+    two = _write_jsonl(tmp_path / "two.jsonl", [{"id": "a", "text": "Two."}])
+    assert _standin_cli(tmp_path, one, "-o", "out.jsonl", "--quiet").returncode == 0
+    r = _standin_cli(tmp_path, two, "-o", "out.jsonl", "--quiet")
+    assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and b"--overwrite" in r.stderr
