@@ -159,12 +159,30 @@ def windows(units: Iterable[Unit], batch_size: int) -> Iterator[list[Unit]]:
         yield window
 
 
-def score_window(analyzer, items: list[tuple[str, str]], batch_size: int) -> list[dict]:
-    """Result dicts for (id, text) pairs, one per pair, in order. ``analyze_many`` turns bad items
-    into error results itself; if it raises anyway, the items are tried one at a time so that
-    only the one that fails gets a ``model_error`` record."""
+def score_window(analyzer, items: list[tuple], batch_size: int) -> list[dict]:
+    """Result dicts for (id, text, disputes) items, one per item, in order; disputes None means
+    the analyzer's own. Consecutive items with the same disputes share model batches.
+    ``analyze_many`` turns bad items into error results itself; if it raises anyway, the items are
+    tried one at a time so that only the one that fails gets a ``model_error`` record."""
+    out: list[dict] = []
+    start = 0
+    while start < len(items):
+        disputes = _disputes_of(items[start])
+        end = start + 1
+        while end < len(items) and _disputes_of(items[end]) == disputes:
+            end += 1
+        out.extend(_score_group(analyzer, [(i[0], i[1]) for i in items[start:end]], disputes, batch_size))
+        start = end
+    return out
+
+
+def _disputes_of(item: tuple):
+    return list(item[2]) if len(item) > 2 and item[2] is not None else None
+
+
+def _score_group(analyzer, items: list[tuple[str, str]], disputes, batch_size: int) -> list[dict]:
     try:
-        results = [r.to_dict() for r in analyzer.analyze_many(items, batch_size=batch_size)]
+        results = [r.to_dict() for r in analyzer.analyze_many(items, disputes=disputes, batch_size=batch_size)]
         if len(results) == len(items):
             return results
     except Exception:  # noqa: BLE001 - recorded below, never fatal to the job
@@ -172,7 +190,7 @@ def score_window(analyzer, items: list[tuple[str, str]], batch_size: int) -> lis
     out = []
     for rid, text in items:
         try:
-            out.append(next(iter(analyzer.analyze_many([(rid, text)], batch_size=1))).to_dict())
+            out.append(next(iter(analyzer.analyze_many([(rid, text)], disputes=disputes, batch_size=1))).to_dict())
         except Exception as e:  # noqa: BLE001
             out.append(ArticleResult.failed(rid, "model_error", f"{type(e).__name__}: {e}").to_dict())
     return out
@@ -193,9 +211,10 @@ def window_outputs(window: list[Unit], results: list[dict]) -> list[tuple[int, O
     return out
 
 
-def work_items(window: list[Unit]) -> list[tuple[str, str]]:
-    """The (id, text) pairs of a window that need the model."""
-    return [(u.rec.id, u.rec.text) for u in window if u.kind == "work"]
+def work_items(window: list[Unit]) -> list[tuple]:
+    """The (id, text, disputes) items of a window that need the model; disputes is the record's
+    own (a tuple of ``Dispute``) or None for the job's."""
+    return [(u.rec.id, u.rec.text, u.rec.disputes) for u in window if u.kind == "work"]
 
 
 # ---------------------------------------------------------------------------------------- the job

@@ -47,7 +47,7 @@ def _schema():
     return pa.schema([("kind", pa.string()), ("count", pa.int64()), ("pos", pa.int64()), ("line", pa.int64()),
                       ("id", pa.binary()), ("text", pa.binary()), ("extra", pa.binary()),
                       ("record", pa.binary()), ("worker", pa.string()), ("rss", pa.float64()),
-                      ("cpu", pa.float64())])
+                      ("cpu", pa.float64()), ("disputes", pa.binary())])
 
 
 def _enc(s):
@@ -56,6 +56,12 @@ def _enc(s):
 
 def _dec(b):
     return None if b is None else b.decode("utf-8", "surrogatepass")
+
+
+def _disputes(b):
+    """A record's own disputes back from a row (None: the job's)."""
+    from .doc import Dispute
+    return None if b is None else tuple(Dispute(**d) for d in json.loads(_dec(b)))
 
 
 def unit_rows(window: list[Unit]) -> list[dict]:
@@ -70,7 +76,9 @@ def unit_rows(window: list[Unit]) -> list[dict]:
                      "text": _enc(u.rec.text) if u.kind == "work" else None,
                      "extra": _enc(dumps(u.rec.extra)) if u.kind == "work" else None,
                      "record": _enc(dumps(u.record)) if u.record is not None else None,
-                     "worker": None, "rss": None, "cpu": None})
+                     "worker": None, "rss": None, "cpu": None,
+                     "disputes": _enc(dumps([d.to_dict() for d in u.rec.disputes]))
+                     if u.kind == "work" and u.rec.disputes is not None else None})
     return rows
 
 
@@ -112,7 +120,8 @@ class _Scorer:
         import pyarrow as pa
         rows = table.to_pylist()
         work = [r for r in rows if r["kind"] == "work"]
-        results = score_window(self.analyzer, [(_dec(r["id"]), _dec(r["text"])) for r in work], self.batch_size)
+        results = score_window(self.analyzer, [(_dec(r["id"]), _dec(r["text"]), _disputes(r["disputes"]))
+                                               for r in work], self.batch_size)
         for row, result in zip(work, results):
             row["record"] = _enc(dumps(result))
             row["text"] = None

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .disputes import DisputeError, validate as validate_dispute
+
 FORMATS = ("jsonl", "csv", "parquet")
+DISPUTES_FIELD = "disputes"    # a record's own disputes (see ``record_disputes``)
 # JSON escapes can take six bytes per character (\uXXXX); the rest is room for extra fields.
 BYTES_PER_CHAR = 6
 EXTRA_BYTES = 1 << 20
@@ -37,6 +40,7 @@ class Record:
     extra: dict = field(default_factory=dict)
     error: Optional[tuple[str, str]] = None   # (type, message) when the record itself is bad
     pos: int = 0               # how far into the input this record ends (bytes, or rows for Parquet)
+    disputes: Optional[tuple] = None   # the record's own disputes, replacing the job's; None: the job's
 
     @property
     def key(self) -> str:
@@ -118,7 +122,7 @@ def make_record(line: int, obj: dict, id_field: str, text_field: str, pos: int =
     """One input object (a JSON line, a CSV or Parquet row) as a Record; fields other than the
     id and text are carried into the output."""
     rid = obj.get(id_field)
-    extra = {k: v for k, v in obj.items() if k not in (id_field, text_field)}
+    extra = {k: v for k, v in obj.items() if k not in (id_field, text_field, DISPUTES_FIELD)}
     if rid is None or (isinstance(rid, str) and not rid.strip()):
         return Record(line, None, None, extra, ("missing_id", f"line {line}: no {id_field!r} field"), pos)
     if isinstance(rid, bool) or not isinstance(rid, (str, int)):
@@ -136,7 +140,36 @@ def make_record(line: int, obj: dict, id_field: str, text_field: str, pos: int =
     if _has_surrogates(text):
         return Record(line, str(rid), None, extra, ("bad_unicode", f"line {line}: {text_field!r} is not valid "
                                                                    "Unicode (unpaired surrogates)"), pos)
+    if DISPUTES_FIELD in obj and DISPUTES_FIELD not in (id_field, text_field):
+        try:
+            own = record_disputes(obj[DISPUTES_FIELD])
+        except DisputeError as e:
+            return Record(line, str(rid), None, extra, ("bad_disputes", f"line {line}: {e}"), pos)
+        return Record(line, str(rid), text, extra, None, pos, own)
     return Record(line, str(rid), text, extra, None, pos)
+
+
+def record_disputes(value) -> tuple:
+    """A record's own ``"disputes"``: a list of ``{"id", "title", "proposition"}`` checked like a
+    disputes file (a JSON string of that list, as a CSV cell holds it, is read too). An empty list
+    means no disputes for that record."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise DisputeError("disputes: not a JSON list of disputes") from None
+    if hasattr(value, "tolist"):      # a list column read from Parquet
+        value = value.tolist()
+    if not isinstance(value, list):
+        raise DisputeError('disputes: must be a list of {"id", "title", "proposition"} objects')
+    out, seen = [], set()
+    for n, d in enumerate(value, 1):
+        dispute = validate_dispute(d, f"disputes #{n}")
+        if dispute.id in seen:
+            raise DisputeError(f"disputes #{n}: duplicate id {dispute.id!r}")
+        seen.add(dispute.id)
+        out.append(dispute)
+    return tuple(out)
 
 
 def _has_surrogates(s: str) -> bool:

@@ -30,15 +30,17 @@ class StandIn:
     """An ``AnalyzerSpec`` look-alike: ``build()`` returns the stand-in analyzer."""
     delay: float = 0.0
     log: Optional[str] = None
+    disputes: tuple = ()      # the job's disputes, as the Analyzer's own
 
     def build(self):
-        return StandInAnalyzer(self.delay, self.log)
+        return StandInAnalyzer(self.delay, self.log, list(self.disputes))
 
 
 class StandInAnalyzer:
-    def __init__(self, delay: float = 0.0, log: Optional[str] = None):
+    def __init__(self, delay: float = 0.0, log: Optional[str] = None, disputes=None):
         self.delay = delay
         self.log = log
+        self.disputes = disputes or []
 
     def analyze_many(self, items, batch_size=8, disputes=None):
         for rid, text in items:
@@ -60,7 +62,7 @@ class StandInAnalyzer:
             if "BOOM" in text:
                 yield ArticleResult.failed(rid, "model_error", "RuntimeError: boom")
                 continue
-            yield ArticleResult(rid, text, [_claim(text)], [], {"name": "stand-in", "version": "0"})
+            yield ArticleResult(rid, text, [_claim(text)], list(self.disputes if disputes is None else disputes), {"name": "stand-in", "version": "0"})
 
 
 def _check(text) -> Optional[tuple[str, str]]:

@@ -556,3 +556,54 @@ def test_batch_refusing_another_job_is_one_line_and_exit_2(tmp_path):
     assert _standin_cli(tmp_path, one, "-o", "out.jsonl", "--quiet").returncode == 0
     r = _standin_cli(tmp_path, two, "-o", "out.jsonl", "--quiet")
     assert r.returncode == 2 and r.stderr.decode().count("\n") == 1 and b"--overwrite" in r.stderr
+
+
+OWN = [{"id": "taxes", "title": "Taxes", "proposition": "Taxes should rise."}]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_record_disputes_replace_the_jobs_for_that_record(tmp_path, workers):
+    from claims.doc import Dispute
+    rows = [{"id": "a", "text": "Said a."},
+            {"id": "b", "text": "Said b.", "disputes": OWN},
+            {"id": "c", "text": "Said c.", "disputes": []},
+            {"id": "d", "text": "Said d.", "disputes": [{"id": "Bad id", "proposition": "x"}]},
+            {"id": "e", "text": "Said e.", "disputes": OWN + OWN},
+            {"id": "f", "text": "Said f.", "disputes": "not a list"},
+            {"id": "g", "text": "Said g.", "disputes": OWN}]
+    inp = _write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    job = (Dispute("seed", "Seed", "The seed proposition."),)
+    s = run_batch(_args(inp, out, workers=workers, ordered=True), list(job), spec=StandIn(disputes=job))
+    got = {r["id"]: r for r in _lines(out)}
+    assert [d["id"] for d in got["a"]["disputes"]] == ["seed"]
+    assert got["b"]["disputes"] == OWN == got["g"]["disputes"] and got["c"]["disputes"] == []
+    for rid, message in (("d", "must match"), ("e", "duplicate id"), ("f", "not a JSON list")):
+        assert got[rid]["error"]["type"] == "bad_disputes" and message in got[rid]["error"]["message"], rid
+    assert s.failed == 3
+
+
+def test_batch_record_disputes_in_a_csv_cell(tmp_path):
+    inp = tmp_path / "in.csv"
+    with open(inp, "w", newline="") as f:
+        import csv
+        w = csv.writer(f)
+        w.writerow(["id", "text", "disputes"])
+        w.writerow(["1", "Said one.", json.dumps(OWN)])
+    _run(inp, tmp_path / "o.jsonl")
+    assert _lines(tmp_path / "o.jsonl")[0]["disputes"] == OWN
+
+
+def test_score_window_groups_records_by_their_disputes():
+    calls = []
+
+    class Analyzer:
+        def analyze_many(self, items, disputes=None, batch_size=8):
+            calls.append(([i for i, _ in items], disputes))
+            from claims.doc import ArticleResult
+            return [ArticleResult(i, t) for i, t in items]
+    own = tuple(__import__("claims.records", fromlist=["x"]).record_disputes(OWN))
+    items = [("1", "a", None), ("2", "b", None), ("3", "c", own), ("4", "d", own), ("5", "e", None)]
+    assert [r["id"] for r in batch_mod.score_window(Analyzer(), items, 8)] == ["1", "2", "3", "4", "5"]
+    assert [(ids, d and [x.id for x in d]) for ids, d in calls] == \
+        [(["1", "2"], None), (["3", "4"], ["taxes"]), (["5"], None)]

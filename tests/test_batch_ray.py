@@ -26,6 +26,7 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
     # texts of news size, so that the rows fill several Ray blocks
     rows = MIXED + [{"id": f"n{i}", "text": f"Speaker{i} said {i}. " + "More words. " * 400,
                      "date": "2016-02-0%d" % (i % 9 + 1)} for i in range(40)]
+    rows[20]["disputes"] = [{"id": "own", "title": "Own", "proposition": "A record's own dispute."}]
     inp = _write_jsonl(tmp_path / "in.jsonl", rows)
     local = tmp_path / "local.jsonl"
     _run(inp, local)
@@ -39,6 +40,8 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
     analysed = log.read_text().split()
     done_ids = {json.loads(line)["id"] for line in lines[:12]}
     assert not done_ids & set(analysed)                            # nothing done twice
+    assert [d["id"] for r in map(json.loads, out.read_bytes().splitlines()) if r["id"] == rows[20]["id"]
+            for d in r["disputes"]] == ["own"]
 
 
 def test_ray_actor_that_cannot_load_the_model_stops_the_job_with_its_message(tmp_path, local_ray):

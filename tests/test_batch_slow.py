@@ -19,7 +19,8 @@ def articles(tmp_path_factory, seed_text):
     rows = [{"id": "seed", "text": seed_text, "title": "Seed"},
             {"id": "short", "text": "Moscow denied the allegations. \"We never did it,\" the minister said."},
             {"id": "empty", "text": "  "},
-            {"id": "third", "text": "Officials said on Tuesday that talks would resume. Kerry declined to comment."}]
+            {"id": "third", "text": "Officials said on Tuesday that talks would resume. Kerry declined to comment.",
+             "disputes": [{"id": "talks", "title": "Talks", "proposition": "The peace talks will resume."}]}]
     inp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return inp
 
@@ -38,6 +39,10 @@ def one_process(articles, schema):
     for row in rows:
         jsonschema.validate(row, schema)
     assert rows[0]["claims"] and rows[2]["error"]["type"] == "empty_text"
+    # no disputes file: no stance, except on the record that brings its own disputes
+    assert rows[0]["disputes"] == [] and all(c["stance"] == {} for c in rows[0]["claims"])
+    assert [d["id"] for d in rows[3]["disputes"]] == ["talks"] and rows[3]["claims"]
+    assert all(set(c["stance"]) == {"talks"} for c in rows[3]["claims"])
     return out
 
 
