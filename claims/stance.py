@@ -185,6 +185,7 @@ class StanceModel:
     tokenizer: object
     trunk: Optional[nn.Module] = None
     path: Optional[Path] = None
+    polarity: Optional[object] = None   # the second stage (claims.polarity.PolarityModel), when shipped
     _prop_cache: dict = field(default_factory=dict)
 
     @property
@@ -206,7 +207,10 @@ class StanceModel:
 
     @property
     def side_threshold(self) -> float:
-        """A side (favor / against) is given only at this probability or above (fitted on dev)."""
+        """A side (favor / against) is given only at this probability or above (fitted on dev, for
+        the two stages together where the second is present)."""
+        if self.polarity is not None:
+            return float(self.polarity.config.get("side_threshold", 0.0))
         return float(self.config.get("side_threshold", 0.0))
 
     @classmethod
@@ -225,7 +229,11 @@ class StanceModel:
                         int(config.get("head_layers", 2)), roles=int(config.get("roles", 4)))
         net.load_state_dict({k: v.float() for k, v in load_file(str(path / "stance.safetensors")).items()})
         net.eval()
-        return cls(net, config, tokenizer, trunk, path)
+        polarity = None
+        if (path / "polarity.json").exists():
+            from .polarity import PolarityModel
+            polarity = PolarityModel.load(path, encoder_config, tokenizer, trunk)
+        return cls(net, config, tokenizer, trunk, path, polarity)
 
     # -- propositions ------------------------------------------------------------------------
 
@@ -269,7 +277,7 @@ class StanceModel:
         if not disputes:
             return
         sub_states = _subword_states(prepared, window_states)
-        claim_rows, claim_roles, owners = [], [], []
+        claim_rows, claim_roles, owners, where = [], [], [], []
         for k, (res, prep) in enumerate(zip(results, prepared)):
             for claim in res.claims:
                 idx, roles = claim_subwords(prep, claim, self.context_tokens)
@@ -278,17 +286,38 @@ class StanceModel:
                 claim_rows.append(sub_states[k][idx])
                 claim_roles.append(torch.from_numpy(roles))
                 owners.append(claim)
+                where.append((res.text, prep.seg.sentence_spans))
         if not owners:
             return
         props = self.proposition_states([d.proposition for d in disputes])
-        self._score_pairs(owners, claim_rows, claim_roles, props, disputes, batch_pairs)
+        self._score_pairs(owners, claim_rows, claim_roles, props, disputes, batch_pairs, where)
 
-    def _score_pairs(self, owners, claim_rows, claim_roles, props, disputes, batch_pairs: int) -> None:
+    def _score_pairs(self, owners, claim_rows, claim_roles, props, disputes, batch_pairs: int,
+                     where: list | None = None) -> None:
         logits = self.net.cross_logits(props, claim_rows, claim_roles, batch_pairs)
         probs = F.softmax(logits / self.temperature, -1).numpy()
+        if self.polarity is not None and where is not None:
+            probs = self._second_stage(probs, owners, disputes, where)
         for c, claim in enumerate(owners):
             for d, dispute in enumerate(disputes):
                 claim.stance[dispute.id] = _stance(probs[c, d], self.side_threshold)
+
+    def _second_stage(self, probs: np.ndarray, owners, disputes, where) -> np.ndarray:
+        """Pairs the first stage finds likely related (related probability at or above the polarity
+        model's gate) are read again by the cross-encoder, which shares out their related mass."""
+        from .polarity import claim_in_context, combine
+
+        todo = np.argwhere(1.0 - probs[..., 3] >= self.polarity.gate)
+        if not len(todo):
+            return probs
+        texts = {}
+        for c in {int(c) for c, _ in todo}:
+            texts[c] = claim_in_context(where[c][0], where[c][1], owners[c])
+        p2 = self.polarity.probs([disputes[d].proposition for _, d in todo],
+                                 [texts[c][0] for c, _ in todo], [texts[c][1] for c, _ in todo])
+        out = probs.copy()
+        out[todo[:, 0], todo[:, 1]] = combine(probs[todo[:, 0], todo[:, 1]], p2)
+        return out
 
     @torch.inference_mode()
     def pair_probs(self, props: list[torch.Tensor], claims: list[torch.Tensor], roles: list[torch.Tensor]) -> np.ndarray:

@@ -132,3 +132,57 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["roles"] == 5 and config["context_tokens"] == 48 and 0.0 <= config["side_threshold"] < 1.0
     assert (out / "README.md").read_text().startswith("# claims stance model")
+
+
+def test_claim_in_context_reads_the_sentence_before_and_joins_spans_in_order():
+    from claims.polarity import claim_in_context
+    from claims.segment import segment
+    text = "The report says Acme hid the losses. Acme denies the allegations, a spokesman said."
+    s = text.index("Acme denies")
+    claim = Claim("c", [Span.of(text, s + 12, s + 27)], Span.of(text, s + 5, s + 11), Span.of(text, s, s + 4))
+    ctx, joined = claim_in_context(text, segment(text).sentence_spans, claim)
+    assert ctx == "The report says Acme hid the losses."
+    assert joined == "Acme denies the allegations"
+
+
+def test_second_stage_shares_out_only_the_related_mass():
+    from claims.polarity import combine
+    first = np.array([[0.3, 0.1, 0.2, 0.4], [0.05, 0.05, 0.0, 0.9]])
+    pol = np.array([[0.1, 0.8, 0.1], [1.0, 0.0, 0.0]])
+    out = combine(first, pol)
+    assert np.allclose(out.sum(-1), 1.0)
+    assert np.allclose(out[:, 3], first[:, 3])
+    assert np.allclose(out[0, :3], 0.6 * pol[0])
+
+
+def test_encode_pairs_puts_proposition_context_and_claim_in_order():
+    from claims.polarity import encode_pairs
+    tok = load_tokenizer()
+    ids = encode_pairs(tok, ["taxes rise"], ["earlier words"], ["she denied it"])
+    toks = [tok.id_to_token(int(i)) for i in ids[0] if int(i)]
+    assert toks == ["[CLS]", "taxes", "rise", "[SEP]", "earlier", "words", "[SEP]", "she", "denied", "it", "[SEP]"]
+
+
+def test_second_stage_reads_only_pairs_over_the_gate():
+    import torch
+    from claims.doc import Dispute
+    from claims.encoder import EncoderConfig
+    from claims.polarity import PolarityModel, PolarityNet
+    from claims.segment import segment
+    from claims.stance import StanceModel, StanceNet
+
+    cfg, tok = EncoderConfig(), load_tokenizer()
+    pol = PolarityModel(PolarityNet(cfg, 4).eval(), {"shared_layers": 2, "gate": 0.5, "side_threshold": 0.0}, tok)
+    seen = []
+    pol.probs = lambda props, ctx, claims: (seen.append(list(props)), np.array([[0.0, 1.0, 0.0]] * len(props)))[1]
+    model = StanceModel(StanceNet(cfg, 4, roles=5).eval(), {"shared_layers": 2}, tok, polarity=pol)
+    # first stage: dispute "a" related (unrelated 0.1), dispute "b" unrelated (0.9)
+    model.net.cross_logits = lambda *a, **k: torch.log(torch.tensor([[[0.6, 0.1, 0.2, 0.1], [0.05, 0.03, 0.02, 0.9]]]))
+    text = "Officials said the plan works."
+    claim = Claim("c", [Span.of(text, 19, 29)], Span.of(text, 10, 14), Span.of(text, 0, 9))
+    disputes = [Dispute("a", "A", "The plan works."), Dispute("b", "B", "Cats are mammals.")]
+    model._score_pairs([claim], [torch.zeros(3, 384)], [torch.ones(3, dtype=torch.long)], [None, None], disputes, 64,
+                       [(text, segment(text).sentence_spans)])
+    assert seen == [["The plan works."]]
+    assert claim.stance["a"].label == "against" and claim.stance["a"].scores["against"] == pytest.approx(0.9)
+    assert claim.stance["b"].label == "unrelated" and claim.stance["b"].scores["unrelated"] == pytest.approx(0.9)

