@@ -93,10 +93,13 @@ class AnalyzerSpec:
 
 # ------------------------------------------------------------------------------------ records out
 
-def result_record(rec: Record, result: dict) -> dict:
-    """The output record of a scored article: the result dict plus the input's extra fields
+def result_record(rec: Record, result: dict, include_text: bool = False) -> dict:
+    """The output record of a scored article: the result dict (with the article's ``text`` if
+    asked, as ``claims analyze --json --include-text`` gives it) plus the input's extra fields
     (the result's own keys win)."""
     out = dict(result)
+    if include_text and out.get("error") is None and isinstance(rec.text, str):
+        out["text"] = rec.text
     for k, v in rec.extra.items():
         out.setdefault(k, v)
     return out
@@ -196,7 +199,8 @@ def _score_group(analyzer, items: list[tuple[str, str]], disputes, batch_size: i
     return out
 
 
-def window_outputs(window: list[Unit], results: list[dict]) -> list[tuple[int, Optional[dict]]]:
+def window_outputs(window: list[Unit], results: list[dict],
+                   include_text: bool = False) -> list[tuple[int, Optional[dict]]]:
     """(input position, output record or None for skipped) for each unit of a scored window;
     ``results`` holds one result dict per ``work`` unit, in order."""
     it = iter(results)
@@ -207,7 +211,7 @@ def window_outputs(window: list[Unit], results: list[dict]) -> list[tuple[int, O
         elif unit.kind == "ready":
             out.append((unit.rec.pos, unit.record))
         else:
-            out.append((unit.rec.pos, result_record(unit.rec, next(it))))
+            out.append((unit.rec.pos, result_record(unit.rec, next(it), include_text)))
     return out
 
 
@@ -227,6 +231,7 @@ class Options:
     threads: Optional[int] = None     # torch threads per worker; None: 1 with several workers
     ordered: bool = False
     ray_address: Optional[str] = None
+    include_text: bool = False        # put each article's text in its result record
 
 
 @dataclass
@@ -270,7 +275,8 @@ def options_from_args(args) -> Options:
     """The engine settings from parsed ``claims batch`` arguments, checked."""
     opts = Options(batch_size=args.batch_size, workers=getattr(args, "workers", None),
                    threads=getattr(args, "threads", None), ordered=getattr(args, "ordered", False),
-                   ray_address=getattr(args, "ray_address", None))
+                   ray_address=getattr(args, "ray_address", None),
+                   include_text=bool(getattr(args, "include_text", False)))
     if opts.batch_size < 1:
         raise BatchError("--batch-size must be at least 1")
     if opts.workers is not None and opts.workers < 1:
@@ -400,4 +406,4 @@ def score_here(wins: Iterable[list[Unit]], spec, opts: Options, summary: Summary
             analyzer = spec.build()
         results = score_window(analyzer, items, opts.batch_size) if items else []
         summary.worker_rss_mb["main"] = peak_rss_mb()
-        yield from window_outputs(window, results)
+        yield from window_outputs(window, results, opts.include_text)

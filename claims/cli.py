@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-field", default="text", help="the text field or column (default: text)")
     p.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="input format (default: from the name)")
     p.add_argument("--overwrite", action="store_true", help="start fresh instead of resuming")
+    p.add_argument("--include-text", action="store_true",
+                   help="put each article's text in its result record (what `claims import` needs to store it)")
     p.add_argument("--batch-size", type=int, default=8, help="articles per model batch")
     p.add_argument("--workers", type=int, default=None,
                    help="processes (or Ray actors), each with its own model (default: 1; with Ray, one per "

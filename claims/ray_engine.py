@@ -82,15 +82,16 @@ def unit_rows(window: list[Unit]) -> list[dict]:
     return rows
 
 
-def row_outputs(row: dict) -> list[tuple]:
-    """The (position, record or None) outputs of one row that came back from the actors."""
+def row_outputs(row: dict, include_text: bool = False) -> list[tuple]:
+    """The (position, record or None) outputs of one row that came back from the actors (which
+    send the text back only when it goes into the record)."""
     if row["kind"] == "skip":
         return [(row["pos"], None)] * row["count"]
-    rec = Record(row["line"], _dec(row["id"]), pos=row["pos"])
+    rec = Record(row["line"], _dec(row["id"]), _dec(row["text"]), pos=row["pos"])
     if row["kind"] == "ready":
         return window_outputs([Unit("ready", rec, json.loads(_dec(row["record"])))], [])
     rec.extra = json.loads(_dec(row["extra"]))
-    return window_outputs([Unit("work", rec)], [json.loads(_dec(row["record"]))])
+    return window_outputs([Unit("work", rec)], [json.loads(_dec(row["record"]))], include_text)
 
 
 def _read(batch, source: Source, done_ref: list, batch_size: int):
@@ -106,7 +107,7 @@ def _read(batch, source: Source, done_ref: list, batch_size: int):
 class _Scorer:
     """A Ray actor holding one Analyzer."""
 
-    def __init__(self, spec, threads: int, batch_size: int):
+    def __init__(self, spec, threads: int, batch_size: int, include_text: bool = False):
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(threads)
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -114,6 +115,7 @@ class _Scorer:
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
         self.batch_size = batch_size
+        self.include_text = include_text
         self.name = f"ray-{os.uname().nodename}-{os.getpid()}"
 
     def __call__(self, table):
@@ -124,7 +126,8 @@ class _Scorer:
                                                for r in work], self.batch_size)
         for row, result in zip(work, results):
             row["record"] = _enc(dumps(result))
-            row["text"] = None
+            if not self.include_text:
+                row["text"] = None
         rss, cpu = peak_rss_mb(), time.process_time()
         for row in rows:
             row["worker"], row["rss"], row["cpu"] = self.name, rss, cpu
@@ -198,7 +201,8 @@ def score_on_ray(source: Source, done: DoneIds, spec, opts: Options, summary: Su
             # restarts are only settable through the deprecated ray_remote_args in Ray 2.60-2.63
             warnings.simplefilter("ignore")
             ds = ds.map_batches(_Scorer, fn_constructor_kwargs={"spec": spec, "threads": threads,
-                                                                "batch_size": opts.batch_size},
+                                                                "batch_size": opts.batch_size,
+                                                                "include_text": opts.include_text},
                                 batch_size=None, batch_format="pyarrow", compute=ActorPoolStrategy(size=n),
                                 num_cpus=threads, max_restarts=ACTOR_RESTARTS, max_task_retries=ACTOR_RESTARTS)
         try:
@@ -208,7 +212,7 @@ def score_on_ray(source: Source, done: DoneIds, spec, opts: Options, summary: Su
                         name = row["worker"]
                         summary.worker_rss_mb[name] = max(row["rss"], summary.worker_rss_mb.get(name, 0.0))
                         summary.worker_cpu_s[name] = max(row["cpu"], summary.worker_cpu_s.get(name, 0.0))
-                    yield from row_outputs(row)
+                    yield from row_outputs(row, opts.include_text)
         except Exception as e:  # noqa: BLE001 - Ray wraps what failed remotely in several types
             raise _job_error(e) from None
     finally:

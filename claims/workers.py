@@ -140,7 +140,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
         win.missing -= len(job.slots)
         if win.missing == 0:
             del pending[job.seq]
-            complete(job.seq, window_outputs(win.units, win.results))
+            complete(job.seq, window_outputs(win.units, win.results, opts.include_text))
 
     def room() -> bool:
         ahead = (next_seq - next_out) if opts.ordered else len(pending)
@@ -174,7 +174,7 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
                 seq, next_seq = next_seq, next_seq + 1
                 items = work_items(window)
                 if not items:
-                    complete(seq, window_outputs(window, []))
+                    complete(seq, window_outputs(window, [], opts.include_text))
                     continue
                 pending[seq] = _Window(window, [None] * len(items), len(items))
                 queue.append(_Job(seq, list(range(len(items))), items))

@@ -607,3 +607,24 @@ def test_score_window_groups_records_by_their_disputes():
     assert [r["id"] for r in batch_mod.score_window(Analyzer(), items, 8)] == ["1", "2", "3", "4", "5"]
     assert [(ids, d and [x.id for x in d]) for ids, d in calls] == \
         [(["1", "2"], None), (["3", "4"], ["taxes"]), (["5"], None)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_include_text_gives_records_that_hold_their_article(tmp_path, workers):
+    inp = _write_jsonl(tmp_path / "in.jsonl", MIXED)
+    out = tmp_path / "out.jsonl"
+    _run(inp, out, workers=workers, ordered=True, include_text=True)
+    rows = _lines(out)
+    texts = {r["id"]: r["text"] for r in MIXED if isinstance(r, dict) and "id" in r and r["id"] != "a"}
+    texts["a"] = "Kerry said so."
+    for row in rows:
+        if row["error"] is not None:
+            assert "text" not in row
+            continue
+        assert row["text"] == texts[row["id"] if row["id"] != "7" else 7]
+        for claim in row["claims"]:
+            for span in claim["content"] + [claim["source"]]:
+                assert row["text"][span["start"]:span["end"]] == span["text"]
+    plain = tmp_path / "plain.jsonl"
+    _run(inp, plain)
+    assert [{k: v for k, v in r.items() if k != "text"} for r in rows] == _lines(plain)

@@ -29,12 +29,12 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
     rows[20]["disputes"] = [{"id": "own", "title": "Own", "proposition": "A record's own dispute."}]
     inp = _write_jsonl(tmp_path / "in.jsonl", rows)
     local = tmp_path / "local.jsonl"
-    _run(inp, local)
+    _run(inp, local, include_text=True)
     lines = local.read_bytes().splitlines(keepends=True)
     out = tmp_path / "ray.jsonl"
     out.write_bytes(b"".join(lines[:12]) + lines[12][:30])        # a run killed mid-write
     log = tmp_path / "seen"
-    s = _run(inp, out, StandIn(log=str(log)), engine="ray", workers=2)
+    s = _run(inp, out, StandIn(log=str(log)), engine="ray", workers=2, include_text=True)
     assert sorted(out.read_bytes().splitlines()) == sorted(line.rstrip(b"\n") for line in lines)
     assert s.skipped == 12 and s.written == len(rows) - 12 and s.engine == "ray"
     analysed = log.read_text().split()
