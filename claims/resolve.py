@@ -722,11 +722,45 @@ class Resolver:
             if m.last < pos:
                 e = m.entity
                 out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), 0.0, e.gender))
+        out += self._plural_candidates(pos)
         for idx, sp in history:
             if idx < pos and sp is not None and sp.type != "unknown":
                 ent = self._by_key.get(normalize(sp.name))
                 # an unresolved description is a weaker antecedent than a named speaker
                 out.append((idx, sp, 1.2 if sp.mention is not None else 0.6, ent.gender if ent else None))
+        return out
+
+    def _plural_candidates(self, pos: int) -> list:
+        """Antecedents for "they" that are not single names, from the last three sentences:
+        coordinated persons ("Ana Ruiz and Tom Vik") and plural noun phrases of people
+        ("local environmentalists", "many Labour voters")."""
+        seg = self.seg
+        sent = int(seg.sentence[pos])
+        out = []
+        lo = pos
+        while lo > 0 and sent - int(seg.sentence[lo - 1]) <= 3:
+            lo -= 1
+        ms = [m for m in self.mentions if lo <= m.first and m.last < pos]
+        for a, b in zip(ms, ms[1:]):
+            if a.entity is not b.entity and a.entity.type == b.entity.type == "person" and b.first == a.last + 2 \
+                    and seg.word(a.last + 1).lower() == "and":
+                name = f"{a.entity.name} and {b.entity.name}"
+                out.append((a.first, Speaker(name, "group", self._mention_span(a.entity)), 0.2, None))
+        for k in range(lo, pos):
+            w = seg.word(k).lower()
+            if seg.case[k] != CASE_LOWER or w not in self.lex["group_words"] or not w.endswith("s") \
+                    or (k + 1 < len(seg) and seg.word(k + 1).lower() in ("of", "'", "’")):
+                continue
+            j = k
+            while j > lo and seg.sentence[j - 1] == seg.sentence[k] and seg.word(j - 1).replace("-", "").isalpha() \
+                    and seg.word(j - 1).lower() not in self.lex["determiners"] \
+                    and seg.word(j - 1).lower() not in _PREPOSITIONS and seg.word(j - 1).lower() not in (
+                        "and", "or", "but", "as", "while", "that", "than", "who", "when", "if", "because"):
+                j -= 1
+            if j > lo and seg.word(j - 1).lower() in ("many", "some", "most", "several"):
+                j -= 1
+            text = re.sub(r"\s+", " ", seg.text[seg.starts[j]:seg.ends[k]])
+            out.append((j, Speaker(text, "group", None), 0.0, None))
         return out
 
     def _pronoun(self, pos: int, kind: str, history: list[tuple[int, Speaker]]) -> Optional[Speaker]:

@@ -202,3 +202,14 @@ def test_resolve_definite_description(text, sources, expected):
 def test_resolve_descriptions_with_names(text, sources, expected):
     got = resolve(text, *sources)
     assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+@pytest.mark.parametrize("text,sources,expected", [
+    # "they" after two coordinated people
+    ("Ana Ruiz and Tomas Vik toured the mill. They said it would reopen.", ["They"], ["Ana Ruiz and Tomas Vik"]),
+    # "they" after a plural noun phrase of people
+    ("While local residents welcomed the quota, they said it came late.", ["they"], ["local residents"]),
+])
+def test_resolve_they(text, sources, expected):
+    got = resolve(text, *sources)
+    assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
