@@ -193,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
     p.add_argument("--model", metavar="DIR", help="attribution model that marks sources and cues (default: shipped)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines, no summary line")
     p.set_defaults(func=cmd_stance)
 
     try:

@@ -1,4 +1,4 @@
-"""Progress of a batch job: a rich bar on a terminal, a plain log line every few seconds
+"""Progress of a batch job (``claims batch``, ``claims stance``): a rich bar on a terminal, a plain log line every few seconds
 otherwise (a log file, a CI job), nothing with --quiet.
 
 The bar advances by input position (bytes, or rows for Parquet), so the ETA holds from the start
@@ -19,11 +19,14 @@ class Progress:
     lines even on a terminal (when the records themselves go to the same terminal)."""
 
     def __init__(self, quiet: bool = False, total: Optional[int] = None, stream: Optional[TextIO] = None,
-                 log_every: float = LOG_EVERY_S, bar: bool = True):
+                 log_every: Optional[float] = None, bar: bool = True, label: str = "claims batch",
+                 unit: str = "articles"):
         self.quiet = quiet
+        self.label = label
+        self.unit = unit
         self.total = total or None
         self.stream = stream or sys.stderr
-        self.log_every = log_every
+        self.log_every = LOG_EVERY_S if log_every is None else log_every
         self.last_log = time.monotonic()
         self.last_draw = 0.0
         self.bar = None
@@ -39,14 +42,14 @@ class Progress:
         self.task = self.bar.add_task("batch", total=self.total, status="starting…")
         self.bar.start()
 
-    @staticmethod
-    def status(summary, elapsed: float, short: bool = False) -> str:
-        """Records written and failed, already done, and the rate."""
+    def status(self, summary, elapsed: float, short: bool = False) -> str:
+        """Records written and failed, already done (when the job resumes), and the rate."""
         rate = summary.written / elapsed if elapsed > 0 else 0.0
         if short:    # fits an 80-column terminal beside the bar and the clocks
-            return f"{summary.written:,} written, {summary.failed:,} failed, {rate:.2f} articles/s"
-        return (f"{summary.written:,} written ({summary.failed:,} failed), {summary.skipped:,} already done, "
-                f"{rate:.2f} articles/s")
+            return f"{summary.written:,} written, {summary.failed:,} failed, {rate:.2f} {self.unit}/s"
+        skipped = getattr(summary, "skipped", None)
+        done = f", {skipped:,} already done" if skipped is not None else ""
+        return f"{summary.written:,} written ({summary.failed:,} failed){done}, {rate:.2f} {self.unit}/s"
 
     def update(self, summary, pos: int, elapsed: float) -> None:
         """Show progress after a record; ``pos`` is how far into the input it ended."""
@@ -62,7 +65,7 @@ class Progress:
             eta = ""
             if self.total and pos > 0:
                 eta = f", ETA {_clock(elapsed * (self.total - pos) / pos)}"
-            print(f"claims batch:{done} {self.status(summary, elapsed)}, {_clock(elapsed)} elapsed{eta}",
+            print(f"{self.label}:{done} {self.status(summary, elapsed)}, {_clock(elapsed)} elapsed{eta}",
                   file=self.stream, flush=True)
             self.last_log = now
 

@@ -12,16 +12,20 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from .doc import STANCE_LABELS
+from .progress import Progress
 
 
-def _read(path: str):
+def _read(path: str, at: list):
+    """(line, object, error) per non-blank line; ``at[0]`` follows how far into the input it is."""
     f = sys.stdin.buffer if path == "-" else open(path, "rb")
     try:
         for n, raw in enumerate(f, 1):
+            at[0] += len(raw)
             if not raw.strip():
                 continue
             try:
@@ -60,9 +64,13 @@ def run_stance(args) -> int:
     max_len = int(model.config.get("max_text_len", 160))
     failed = written = 0
     t0 = time.time()
+    at = [0]
+    done = SimpleNamespace(written=0, failed=0)     # what the progress display reads
     to_stdout = args.output == "-"
     if not to_stdout and not Path(args.output).parent.exists():
         raise UserError(f"{Path(args.output).parent}: no such directory")
+    progress = Progress(quiet=args.quiet, total=None if args.input == "-" else Path(args.input).stat().st_size,
+                        bar=not (to_stdout and sys.stdout.isatty()), label="claims stance", unit="pairs")
     with (contextlib.nullcontext(sys.stdout) if to_stdout else open(args.output, "w", encoding="utf-8")) as out:
         batch: list[tuple[int, dict, str | None]] = []  # input order, errors included
 
@@ -87,13 +95,21 @@ def run_stance(args) -> int:
                 written += 1
             out.flush()
             batch.clear()
+            done.written, done.failed = written + failed, failed
+            progress.update(done, at[0], time.time() - t0)
 
-        with torch.inference_mode():
-            for n, obj, err in _read(args.input):
-                batch.append((n, obj, err))
-                if len(batch) >= args.batch_size:
+        finished = False
+        try:
+            with torch.inference_mode():
+                for n, obj, err in _read(args.input, at):
+                    batch.append((n, obj, err))
+                    if len(batch) >= args.batch_size:
+                        flush()
+                if batch:
                     flush()
-            if batch:
-                flush()
-    print(f"{written} pairs scored, {failed} failed, {time.time() - t0:.1f}s", file=sys.stderr)
+            finished = True
+        finally:
+            progress.close(finished)
+    if not args.quiet:
+        print(f"{written} pairs scored, {failed} failed, {time.time() - t0:.1f}s", file=sys.stderr)
     return EXIT_OK if failed == 0 else EXIT_SOME_FAILED

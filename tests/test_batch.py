@@ -628,3 +628,11 @@ def test_batch_include_text_gives_records_that_hold_their_article(tmp_path, work
     plain = tmp_path / "plain.jsonl"
     _run(inp, plain)
     assert [{k: v for k, v in r.items() if k != "text"} for r in rows] == _lines(plain)
+
+
+def test_progress_names_its_command_and_unit():
+    from types import SimpleNamespace
+    stream = io.StringIO()
+    p = Progress(total=100, stream=stream, log_every=0, label="claims stance", unit="pairs")
+    p.update(SimpleNamespace(written=5, failed=1), 50, 10.0)
+    assert stream.getvalue().startswith("claims stance: 50.0% of the input, 5 written (1 failed), 0.50 pairs/s")

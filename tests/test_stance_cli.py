@@ -40,3 +40,19 @@ def test_stance_cli_output_dash_is_stdout(tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert json.loads(out)["id"] == "a" and "1 pairs scored" in err
     assert not (tmp_path / "-").exists()
+
+
+def test_stance_cli_shows_progress_like_batch(tmp_path, capsys, monkeypatch):
+    from claims.stance import DEFAULT_STANCE_DIR
+    if not (DEFAULT_STANCE_DIR / "config.json").exists():
+        pytest.skip("no stance model installed")
+    monkeypatch.setattr("claims.progress.LOG_EVERY_S", 0.0)    # a log line after every batch
+    inp = tmp_path / "pairs.jsonl"
+    inp.write_text("".join(json.dumps({"id": str(i), "target": "Taxes should rise.",
+                                       "text": f"Senator {i} said taxes must rise."}) + "\n" for i in range(4)))
+    assert main(["stance", str(inp), "-o", str(tmp_path / "out.jsonl"), "--batch-size", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("claims stance: ") and "% of the input" in err[0] and "pairs/s" in err[0]
+    assert "100.0% of the input, 4 written (0 failed)" in err[1] and err[-1].startswith("4 pairs scored")
+    assert main(["stance", str(inp), "-o", str(tmp_path / "out.jsonl"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
