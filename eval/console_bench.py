@@ -94,8 +94,9 @@ def setup(db_url: str, password: str, reviewers: int) -> int:
     from claims.console import auth, importer
     from claims.console.app import create_app
     from claims.console.db import Database
+    from claims.disputes import default
     db = Database(db_url)
-    create_app(db, start_jobs=False)  # migrations and seed disputes
+    create_app(db, start_jobs=False, disputes=default())  # migrations and the seed disputes
     result, _ = generate_article()
     for name in ["admin"] + [f"reviewer{i}" for i in range(reviewers)]:
         if not db.conn().one("SELECT id FROM users WHERE name = ?", (name,)):

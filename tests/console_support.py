@@ -85,14 +85,30 @@ class StandInAnalyzer:
 PASSWORD = "correct horse battery"
 
 
-def make_console(tmp_path, analyzer=None, users=(("admin", "admin"), ("rita", "reviewer")), db_url=None):
+def _fast_password_hashing() -> None:
+    """Argon2 at its lowest cost in tests (as web frameworks' test settings do): the same code
+    paths, a fraction of the CPU, so the suite stays quick on a busy machine."""
+    from argon2 import PasswordHasher
+
+    from claims.console import auth
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    auth._DUMMY_HASH = auth._hasher.hash("dummy password")
+
+
+_fast_password_hashing()
+
+
+def make_console(tmp_path, analyzer=None, users=(("admin", "admin"), ("rita", "reviewer")), db_url=None,
+                 disputes="seed"):
     """An app on a fresh SQLite file (or the given database URL) with the given users (all with
-    ``PASSWORD``)."""
+    ``PASSWORD``) and the seed disputes (``disputes=None``: none)."""
     from claims.console import auth
     from claims.console.app import create_app
     from claims.console.db import Database
+    from claims.disputes import default
     db = Database(db_url or tmp_path / "console.db")
-    app = create_app(db, analyzer_factory=lambda: analyzer or StandInAnalyzer())
+    app = create_app(db, analyzer_factory=lambda: analyzer or StandInAnalyzer(),
+                     disputes=default() if disputes == "seed" else disputes)
     for name, role in users:
         db.apply(auth.add_user, name, role, PASSWORD)
     return app

@@ -179,3 +179,103 @@ def test_console_review_in_browser(server, page, tmp_path):
         page.click("text=claims.csv")
     assert "John Kerry" in Path(dl.value.path()).read_text(encoding="utf-8")
     assert page.errors == [], page.errors
+
+
+def _login(page, base: str, name: str = "admin") -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/articles**")
+
+
+def _add(app, text: str, title: str = "Talks") -> int:
+    from claims.console import importer
+    rep = app.state.db.apply(importer.store_records, [importer.Record(text, {"title": title})], "admin")
+    app.state.jobs.wake()
+    assert app.state.jobs.drain(30)
+    return rep.articles[0]
+
+
+def _no_overlap_or_overflow(page) -> dict:
+    return page.evaluate("""() => {
+        const doc = document.scrollingElement;
+        const text = document.getElementById('text');
+        const t = text ? text.getBoundingClientRect() : null;
+        const cards = [...document.querySelectorAll('#claims .claim')].map(c => c.getBoundingClientRect());
+        return {overflow: doc.scrollWidth - window.innerWidth, textWidth: t ? t.width : null,
+                overlaps: t ? cards.filter(c => c.top < t.bottom - 1 && c.bottom > t.top + 1).length : 0,
+                cardWidths: cards.map(c => c.width)};
+    }""")
+
+
+def test_console_article_and_queue_usable_at_400px(server, page):
+    base, app = server
+    seed = (ROOT / "seeds" / "000_e4a0bdb19bff5182.txt").read_text(encoding="utf-8")
+    aid = _add(app, seed, "A long title that has to wrap on a phone screen without pushing anything off it")
+    page.set_viewport_size({"width": 400, "height": 800})
+    _login(page, base)
+    page.goto(base + f"/articles/{aid}")
+    page.wait_for_selector("#claims .claim")
+    got = _no_overlap_or_overflow(page)
+    assert got["overflow"] <= 1, got                 # nothing wider than the screen
+    assert got["textWidth"] >= 340, got              # the text is a column of reading width, not one word
+    assert got["overlaps"] == 0, got                 # the claim cards sit below the text, not over it
+    assert all(w >= 340 for w in got["cardWidths"]), got
+    page.keyboard.press("j")
+    page.keyboard.press("a")
+    page.wait_for_selector("#claims .claim .badge.st-accepted")
+    page.goto(base + "/articles?status=all")
+    got = _no_overlap_or_overflow(page)
+    assert got["overflow"] <= 1, got
+    link = page.locator("table.queue a", has_text="A long title")
+    assert link.bounding_box()["width"] <= 400
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "article-view-400px.png"), full_page=False)
+    assert page.errors == [], page.errors
+
+
+def test_console_confirmed_stances_and_probabilities_in_browser(server, page):
+    base, app = server
+    aid = _add(app, "Lavrov said Russia keeps the ceasefire in Ukraine.\nKerry said Russia is failing the ceasefire.\n")
+    _login(page, base)
+    page.goto(base + f"/articles/{aid}")
+    page.wait_for_selector("#claims .claim")
+    first = page.locator("#claims .claim").nth(0)
+    assert first.locator(".stances .p").count() == 3  # a probability beside every label
+    assert first.locator(".stances .guess").count() == 3
+    assert "stances stay model guesses" in first.locator("[data-act=accept]").get_attribute("title")
+    page.keyboard.press("a")  # accept the claim: its stances stay guesses
+    page.wait_for_selector("#claims .claim:nth-child(1) .badge.st-accepted")
+    assert first.locator(".stances .guess").count() == 3
+    second = page.locator("#claims .claim").nth(1)
+    second.locator("[data-act=accept-stances]").click()
+    page.wait_for_selector("#claims .claim:nth-child(2) .stances .by")
+    assert second.locator(".stances .guess").count() == 0 and second.locator(".stances .p").count() == 3
+    page.goto(base + "/speakers")
+    lavrov = page.locator("tr", has_text="Lavrov")
+    assert "not confirmed" in lavrov.inner_text() and "model guess" in lavrov.inner_text()
+    kerry = page.locator("tr", has_text="Kerry")
+    assert "confirmed" in kerry.inner_text() and "model guess" not in kerry.inner_text()
+    assert page.errors == [], page.errors
+
+
+def test_console_disputes_file_upload_and_open_article_in_browser(server, page, tmp_path):
+    base, app = server
+    app.state.db.apply(lambda c: c.run("DELETE FROM disputes"))
+    aid = _add(app, "Kerry said the truce holds.\n")
+    _login(page, base)
+    page.goto(base + f"/articles/{aid}")
+    assert page.is_visible("text=No disputes yet")
+    f = tmp_path / "desk.toml"
+    f.write_text('[[dispute]]\nid = "truce"\ntitle = "Truce holds"\nproposition = "The truce holds."\n',
+                 encoding="utf-8")
+    page.goto(base + "/disputes")
+    page.set_input_files("form[action='/disputes/import'] input[name=file]", str(f))
+    page.click("form[action='/disputes/import'] button[type=submit]")
+    page.wait_for_url(base + "/disputes")
+    assert page.is_visible("text=Truce holds")
+    # the article is now the admin's; rita sees so in the queue
+    page.goto(base + "/articles?status=all")
+    assert page.is_visible("text=open by admin")
+    assert page.errors == [], page.errors

@@ -474,7 +474,7 @@ def test_console_exports(app, client, schema):
                                               "rating_note": "No evidence.", "stance": {"syria-transition": "favor"}})
     for cid in ids[2:]:
         client.post(f"/api/claims/{cid}", json={"version": 1, "action": "accept"})
-    client.post(f"/api/articles/{art['id']}/status", json={"status": "done"})
+    client.post(f"/api/articles/{art['id']}/status", json={"status": "done", "version": art["version"]})
 
     lines = client.get("/api/export/results.jsonl").text.splitlines()
     rec = json.loads(lines[0])
@@ -513,7 +513,7 @@ def test_console_exports_read_by_training(app, client, tmp_path):
     for c in art["claims"]:
         client.post(f"/api/claims/{c['db_id']}", json={"version": 1, "action": "accept",
                                                        "stance": {"ukraine-ceasefire": "against"}})
-    client.post(f"/api/articles/{art['id']}/status", json={"status": "done"})
+    client.post(f"/api/articles/{art['id']}/status", json={"status": "done", "version": art["version"]})
     p = tmp_path / "att.jsonl"
     p.write_text(client.get("/api/export/training-attribution.jsonl").text)
     articles = list(corpora.read_jsonl(p))
@@ -609,3 +609,104 @@ def test_console_migrations_are_versioned_and_idempotent(tmp_path):
     assert db.migrate() == []
     assert db.schema_version() == MIGRATIONS[-1][0]
     assert db.conn().value("PRAGMA journal_mode") == "wal"
+
+
+# -- jobs: leases and retries ----------------------------------------------------------------------
+
+def test_console_job_of_a_dead_runner_runs_again_when_its_lease_ends(tmp_path):
+    """A killed ``claims import --analyze`` leaves its job running: the server takes it once the
+    lease has run out, and not before (a live runner's job is never run twice)."""
+    from claims.console import importer
+    from claims.console.jobs import JobRunner
+    app = make_console(tmp_path)
+    db = app.state.db
+    rec = importer.Record(ARTICLE, {"title": "t", "ext_id": "x"})
+    job = db.apply(importer.store_records, [rec], "cli").job_id
+    far, past = "2999-01-01T00:00:00.000Z", "2000-01-01T00:00:00.000Z"
+    db.apply(lambda c: c.run("UPDATE jobs SET status = 'running', lease_owner = 'cli:1', lease_until = ?", (far,)))
+    runner = JobRunner(db, StandInAnalyzer)
+    assert runner.run_next() is False  # a live lease: someone else is running it
+    db.apply(lambda c: c.run("UPDATE jobs SET lease_until = ?", (past,)))
+    assert runner.run_next() is True
+    row = db.conn().one("SELECT status, done, total FROM jobs WHERE id = ?", (job,))
+    assert row["status"] == "done" and row["done"] == row["total"] == 1
+    assert db.conn().value("SELECT analysis FROM articles") == "done"
+
+
+def test_console_server_start_leaves_a_live_job_alone(tmp_path):
+    from claims.console import importer
+    app = make_console(tmp_path)
+    db = app.state.db
+    db.apply(importer.store_records, [importer.Record(ARTICLE, {"title": "t"})], "cli")
+    db.apply(lambda c: c.run("UPDATE jobs SET status = 'running', lease_owner = 'cli:1', "
+                             "lease_until = '2999-01-01T00:00:00.000Z'"))
+    with TestClient(app) as c:
+        login(c, "admin")
+        assert not app.state.jobs.drain(0.5)
+        job = c.get("/api/jobs/1").json()
+        assert job["status"] == "running" and job["lease_owner"] == "cli:1" and not job["stale"]
+        assert c.post("/api/jobs/1/retry").status_code == 400  # it is alive
+
+
+def test_console_admin_retries_a_failed_job(tmp_path):
+    analyzer = StandInAnalyzer(fail_on="BREAK")
+    app = make_console(tmp_path, analyzer)
+    with TestClient(app) as c:
+        login(c, "admin")
+        r = c.post("/api/articles", json={"text": "BREAK: Kerry said yes."})
+        assert app.state.jobs.drain(20)
+        jid, aid = r.json()["job"], r.json()["articles"][0]
+        db = app.state.db
+        db.apply(lambda x: x.run("UPDATE jobs SET status = 'failed', error = 'boom' WHERE id = ?", (jid,)))
+        assert c.get(f"/jobs/{jid}").text.count("Retry") == 1
+        analyzer.fail_on = "never"
+        r = c.post(f"/api/jobs/{jid}/retry")
+        assert r.status_code == 202, r.text
+        assert app.state.jobs.drain(20)
+        assert c.get(f"/api/jobs/{jid}").json()["status"] == "done"
+        assert c.get(f"/api/articles/{aid}").json()["analysis"] == "done"
+        assert any(e["action"] == "retry" for e in c.get("/api/audit", params={"entity": "job"}).json()["entries"])
+    with TestClient(app) as rc:
+        login(rc, "rita")
+        assert rc.post(f"/api/jobs/{jid}/retry").status_code == 403
+
+
+# -- edits never overwrite silently ----------------------------------------------------------------
+
+def test_console_dispute_edit_needs_its_version_merges_and_audits_every_field(app, client):
+    r = client.post("/api/disputes", json={"id": "talks", "title": "Talks work", "proposition": "The talks work.",
+                                           "description": "Whether talks help.", "aliases": ["diplomacy"]})
+    assert r.status_code == 201, r.text
+    assert client.post("/api/disputes/talks", json={"proposition": "The talks fail."}).status_code == 400
+    r = client.post("/api/disputes/talks", json={"proposition": "The talks succeed.", "version": 1})
+    assert r.status_code == 200, r.text
+    d = client.get("/api/disputes/talks").json()
+    assert (d["title"], d["description"], d["aliases"], d["version"]) == (
+        "Talks work", "Whether talks help.", ["diplomacy"], 2)
+    # another admin's edit on the old version is refused, not merged over
+    assert client.post("/api/disputes/talks", json={"title": "Other", "version": 1}).status_code == 409
+    # the HTML form keeps (and can change) the aliases
+    csrf = client.headers["X-CSRF-Token"]
+    form = client.get("/disputes/talks").text
+    assert 'name="aliases"' in form and "diplomacy" in form
+    r = client.post("/disputes/talks", data={"csrf_token": csrf, "version": "2", "title": "Talks work",
+                                             "proposition": "The talks succeed.", "description": "Whether talks help.",
+                                             "aliases": "diplomacy, negotiations"}, headers={"X-CSRF-Token": ""},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert client.get("/api/disputes/talks").json()["aliases"] == ["diplomacy", "negotiations"]
+    entries = client.get("/api/audit", params={"entity": "dispute", "entity_id": "talks"}).json()["entries"]
+    fields = {ch["field"] for e in entries for ch in e["changes"]}
+    assert {"proposition", "aliases", "version"} <= fields
+    latest = entries[0]["changes"]
+    assert {"field": "aliases", "before": ["diplomacy"], "after": ["diplomacy", "negotiations"]} in latest
+
+
+def test_console_article_status_needs_its_version(app, client):
+    art = add_article(client, app)
+    r = client.post(f"/api/articles/{art['id']}/status", json={"status": "in_review"})
+    assert r.status_code == 400 and "version" in r.json()["error"]
+    r = client.post(f"/api/articles/{art['id']}/status", json={"status": "in_review", "version": art["version"]})
+    assert r.status_code == 200
+    r = client.post(f"/api/articles/{art['id']}/status", json={"status": "to_review", "version": art["version"]})
+    assert r.status_code == 409

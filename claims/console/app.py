@@ -12,19 +12,24 @@ are ``HTTPError`` or the store's ``Invalid`` / ``NotFound`` / ``Conflict``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import mimetypes
 import re
 import time
+import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 from urllib.parse import quote, urlencode
 
+import anyio
+import anyio.to_thread
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -34,6 +39,7 @@ from .. import __version__
 from ..disputes import DisputeError, validate as validate_dispute
 from ..doc import SPEAKER_TYPES, STANCE_LABELS, FORMS
 from . import auth, export, importer, speakers, store
+from .importer import clean_value, strict_json
 from .auth import AuthError, User
 from .db import Database
 from .highlight import pieces
@@ -44,8 +50,17 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 # what the login page itself needs; every other asset requires a session
 PUBLIC_STATIC = {"console.css"}
+# Request bodies are capped while they are read (chunked bodies have no Content-Length to trust):
+# the login form is tiny, article uploads are large, everything else is a small form or JSON edit.
 MAX_UPLOAD = 64 * 1024 * 1024
+MAX_LOGIN_BODY = 16 * 1024
+MAX_BODY = 1024 * 1024
+UPLOAD_PATHS = {"/articles", "/api/articles", "/disputes/import", "/api/disputes/import"}
+LOGIN_PATHS = {"/login", "/api/login"}
+MAX_FORM_FIELDS = 200
+MAX_FORM_FILES = 20
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+PASSWORD_CHECKS = 2  # Argon2 verifications at once (each holds 64 MiB)
 
 
 class HTTPError(Exception):
@@ -79,29 +94,82 @@ class Raw:
 
 # -- request helpers -------------------------------------------------------------------------------
 
+def body_limit(path: str) -> int:
+    if path in LOGIN_PATHS:
+        return MAX_LOGIN_BODY
+    return MAX_UPLOAD if path in UPLOAD_PATHS else MAX_BODY
+
+
+def _too_large(limit: int) -> HTTPError:
+    size = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
+    return HTTPError(413, f"the request body is larger than {size}")
+
+
+class BodyLimit:
+    """Caps every request body while it is read, chunked or not: past the limit of its path the
+    view gets a 413 ``HTTPError`` from ``receive`` and nothing more is read."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = body_limit(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.strip().isdigit() and int(declared) > limit:
+            e = _too_large(limit)
+            await JSONResponse({"error": e.message}, status_code=413,
+                               headers={"Connection": "close"})(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _too_large(limit)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def read_form(request: Request):
+    try:
+        return await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_BODY)
+    except StarletteHTTPException as e:  # a malformed or oversized multipart part
+        raise HTTPError(e.status_code, str(e.detail)) from None
+
+
 async def body_of(request: Request) -> dict:
     """The request body as a dict: JSON object, or form fields (files kept as UploadFile lists)."""
+    cached = getattr(request.state, "body", None)
+    if cached is not None:
+        return cached
     ctype = request.headers.get("content-type", "")
-    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
-        raise HTTPError(413, f"the upload is larger than {MAX_UPLOAD // 2**20} MiB")
+    out: dict[str, Any] = {}
     if ctype.startswith("application/json"):
         try:
-            data = json.loads(await request.body() or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise HTTPError(400, "the body is not valid JSON") from None
+            data = strict_json(await request.body() or b"{}")
+        except ValueError as e:
+            raise HTTPError(400, f"the body is {e}" if str(e).startswith("not ") else f"the body: {e}") from None
         if not isinstance(data, dict):
             raise HTTPError(400, "the JSON body must be an object")
-        return data
-    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form(max_part_size=MAX_UPLOAD)
-        out: dict[str, Any] = {}
+        out = data
+    elif ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await read_form(request)
         for k, v in form.multi_items():
             if hasattr(v, "filename"):
                 out.setdefault(k, []).append(v)
             else:
-                out[k] = v
-        return out
-    return {}
+                try:
+                    out[k] = clean_value(v, f"the field {k[:40]!r}")
+                except ValueError as e:
+                    raise HTTPError(400, str(e)) from None
+    request.state.body = out
+    return out
 
 
 def _int(v: Any, name: str, default: Optional[int] = None) -> Optional[int]:
@@ -143,23 +211,42 @@ async def login_view(request: Request, user: Optional[User]):
                     extra={"next": safe_next(request.query_params.get("next"))})
         page.extra["set_login_cookie"] = token
         return page
-    data = await body_of(request)
-    if not auth.tokens_match(request.cookies.get(auth.LOGIN_CSRF_COOKIE, ""),
-                             data.get("csrf_token") or request.headers.get("x-csrf-token")):
+    cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
+    header = request.headers.get("x-csrf-token")
+    # checked before the body is read when it can be: no login cookie, or a header that does not match it
+    if not cookie or (header is not None and not auth.tokens_match(cookie, header)):
         raise HTTPError(403, "the login form expired (CSRF check failed); reload the page and log in again")
-    name, password = str(data.get("name") or ""), str(data.get("password") or "")
-    addr = client_addr(request)
-    if await db.aread(auth.login_blocked, name, addr):
-        raise HTTPError(429, f"too many failed logins; wait {auth.FAILURE_WINDOW.seconds // 60} minutes and try again")
-    found = await db.aread(auth.authenticate, name, password)
-    if found is None:
-        await db.awrite(auth.record_failure, name, addr)
+    data = await body_of(request)
+    if not auth.tokens_match(cookie, header if header is not None else data.get("csrf_token")):
+        raise HTTPError(403, "the login form expired (CSRF check failed); reload the page and log in again")
+    name, password = auth.login_name(data.get("name")), data.get("password")
+    if not isinstance(password, str) or len(password) > 1024 or len(name) > 4 * auth.NAME_MAX:
         raise HTTPError(401, "wrong user name or password", {"next": safe_next(data.get("next"))})
+    addr = client_addr(request)
+    attempt, delay = await db.awrite(auth.begin_attempt, name, addr)
+    if attempt is None:
+        raise HTTPError(429, f"too many failed logins; wait {auth.FAILURE_WINDOW.seconds // 60} minutes and try again")
+    if delay:
+        await anyio.sleep(delay)
+    # each check holds Argon2's memory: only a few at once, the rest wait their turn
+    found = await anyio.to_thread.run_sync(lambda: db.read(auth.authenticate, name, password),
+                                           limiter=_password_limiter(request.app))
+    if found is None:
+        raise HTTPError(401, "wrong user name or password", {"next": safe_next(data.get("next"))})
+    await db.awrite(auth.forget_attempt, attempt, name, addr)
     token = await db.awrite(auth.create_session, found)
     session = await db.aread(auth.session_user, token)
     done = Done({"user": found.to_dict(), "csrf_token": session.csrf_token}, safe_next(data.get("next")))
     done.data["_set_session"] = token
     return done
+
+
+def _password_limiter(app) -> anyio.CapacityLimiter:
+    loops = app.state.password_checks
+    loop = asyncio.get_running_loop()
+    if loop not in loops:
+        loops[loop] = anyio.CapacityLimiter(PASSWORD_CHECKS)
+    return loops[loop]
 
 
 async def logout_view(request: Request, user: User):
@@ -189,7 +276,8 @@ async def articles_view(request: Request, user: User):
     filters = dict(status=status, dispute=q.get("dispute", ""), speaker=q.get("speaker", "").strip(),
                    stance=q.get("stance", ""), max_confidence=_float(q.get("max_confidence"), "max_confidence"),
                    publisher=q.get("publisher", "").strip(), date_from=q.get("from", ""), date_to=q.get("to", ""),
-                   sort=q.get("sort", "newest"), analysis=q.get("analysis", ""))
+                   sort=q.get("sort", "newest"), analysis=q.get("analysis", ""),
+                   mine=user.name if q.get("mine") in ("1", "true", "yes") else "")
     limit = max(1, min(_int(q.get("limit"), "limit", 50), 500))
     offset = max(0, _int(q.get("offset"), "offset", 0))
     result = await db.aread(store.queue, **filters, limit=limit, offset=offset)
@@ -260,6 +348,12 @@ async def article_view(request: Request, user: User):
     order = "confidence" if request.query_params.get("sort") == "confidence" else "position"
     t0 = time.perf_counter()
     data = await db.aread(_article_data, article_id, order)
+    held = data["open_by"]
+    fresh = (held and held["name"] == user.name and
+             held["since"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - store.OPEN_REFRESH_SECONDS)))
+    if request.query_params.get("peek") not in ("1", "true") and data["status"] != "done" and not fresh and not (
+            held and held["name"] != user.name):
+        data["open_by"] = await db.awrite(store.open_article, article_id, user.name)
     runner: JobRunner = request.app.state.jobs
     if data["analysis"] in ("pending", "running") and data.get("created_at"):
         job = await db.aread(lambda c: c.one("SELECT * FROM articles a JOIN jobs j ON j.id = a.job_id "
@@ -279,6 +373,8 @@ async def article_status_view(request: Request, user: User):
     db: Database = request.app.state.db
     data = await body_of(request)
     aid = request.path_params["id"]
+    if data.get("version") in (None, ""):
+        raise HTTPError(400, "version is required (the article version your change was made on)")
     row = await db.awrite(store.set_article_status, aid, str(data.get("status", "")),
                           _int(data.get("version"), "version"), user.name)
     return Done({"id": aid, "status": row["status"], "version": row["version"]},
@@ -344,6 +440,15 @@ async def job_view(request: Request, user: User):
     return Page("job.html", job)
 
 
+async def job_retry_view(request: Request, user: User):
+    if not user.is_admin:
+        raise HTTPError(403, "only admins retry jobs")
+    jid = request.path_params["id"]
+    job = await request.app.state.db.awrite(JobRunner.retry, jid, user.name)
+    request.app.state.jobs.wake()
+    return Done({"job": job}, f"/jobs/{jid}", 202)
+
+
 async def disputes_view(request: Request, user: User):
     db: Database = request.app.state.db
     runner: JobRunner = request.app.state.jobs
@@ -360,12 +465,25 @@ async def save_dispute(request: Request, user: User, create: bool):
         raise HTTPError(403, "only admins manage disputes")
     db: Database = request.app.state.db
     data = await body_of(request)
-    fields = {k: data[k] for k in ("id", "title", "proposition", "description") if data.get(k) not in (None, "")}
-    if not create:
-        fields["id"] = request.path_params["id"]
+    keys = ("id", "title", "proposition", "description")
+    if create:
+        fields = {k: data[k] for k in keys if data.get(k) not in (None, "")}
+    else:
+        # an edit changes the fields it gives and keeps the others
+        did = request.path_params["id"]
+        if data.get("version") in (None, ""):
+            raise HTTPError(400, "version is required (the dispute version your edit was made on)")
+        old = await db.aread(lambda c: c.one("SELECT * FROM disputes WHERE id = ?", (did,)))
+        if old is None:
+            raise store.NotFound(f"no dispute {did!r}")
+        fields = {"id": did, "title": old["title"], "proposition": old["proposition"],
+                  "description": old["description"], "aliases": store.loads(old["aliases"]) or []}
+        fields |= {k: data[k] for k in keys[1:] if k in data and data[k] is not None}
+        if fields.get("title") == "":
+            fields["title"] = old["title"]
     if isinstance(data.get("aliases"), list):
         fields["aliases"] = data["aliases"]
-    elif isinstance(data.get("aliases"), str) and data["aliases"].strip():
+    elif isinstance(data.get("aliases"), str):
         fields["aliases"] = [a.strip() for a in data["aliases"].split(",") if a.strip()]
     try:
         d = validate_dispute(fields, "dispute")
@@ -386,6 +504,30 @@ async def _queue_rescore(request: Request, user: User, dispute_id: str) -> dict:
     jid = await db.awrite(lambda c: JobRunner.add_job(c, "rescore", {"dispute": dispute_id}, 0, user.name))
     runner.wake()
     return {"job": jid}
+
+
+async def disputes_import_view(request: Request, user: User):
+    if not user.is_admin:
+        raise HTTPError(403, "only admins manage disputes")
+    from ..disputes import parse as parse_disputes
+    data = await body_of(request)
+    ups = [u for u in data.get("file", []) or [] if getattr(u, "filename", "")]
+    if isinstance(data.get("toml"), str) and data["toml"].strip():
+        text, name = data["toml"], "the disputes text"
+    elif ups:
+        name = ups[0].filename
+        try:
+            text = importer.decode(await ups[0].read(), name)
+        except ValueError as e:
+            raise HTTPError(400, str(e)) from None
+    else:
+        raise HTTPError(400, "upload a disputes file (TOML with [[dispute]] tables) as `file`, or send it as `toml`")
+    try:
+        disputes = parse_disputes(text, name)
+    except DisputeError as e:
+        raise HTTPError(400, str(e)) from None
+    report = await request.app.state.db.awrite(store.import_disputes, disputes, user.name)
+    return Done(report, "/disputes", 200)
 
 
 async def dispute_view(request: Request, user: User):
@@ -430,11 +572,19 @@ async def evidence_view(request: Request, user: User):
 
 async def audit_view(request: Request, user: User):
     q = request.query_params
+    limit = max(1, min(_int(q.get("limit"), "limit", 50), 1000))
+    offset = max(0, _int(q.get("offset"), "offset", 0))
     rows = await request.app.state.db.aread(
         store.audit_log, article_id=_int(q.get("article"), "article"), user=q.get("user", ""),
-        entity=q.get("entity", ""), entity_id=q.get("entity_id", ""),
-        limit=max(1, min(_int(q.get("limit"), "limit", 100), 1000)), offset=max(0, _int(q.get("offset"), "offset", 0)))
-    return Page("audit.html", {"entries": rows}, extra={"q": q})
+        entity=q.get("entity", ""), entity_id=q.get("entity_id", ""), limit=limit + 1, offset=offset,
+        accounts=user.is_admin)  # who has an account, and with which role, is for admins
+    more = len(rows) > limit
+    rows = rows[:limit]
+    base = {k: q[k] for k in q if k != "offset"}
+    return Page("audit.html", {"entries": rows, "limit": limit, "offset": offset,
+                               "next_offset": offset + limit if more else None},
+                extra={"q": q, "base_query": urlencode(base),
+                       "prev_offset": max(0, offset - limit) if offset else None})
 
 
 async def users_view(request: Request, user: User):
@@ -464,6 +614,22 @@ async def user_password_view(request: Request, user: User):
     if not user.is_admin and name != user.name:
         raise HTTPError(403, "only admins change other users' passwords")
     data = await body_of(request)
+    own = name == user.name
+    current = data.get("current_password") if own else None
+    if own and not isinstance(current, str):
+        raise HTTPError(400, "give your current password (current_password) to change it")
+    if own:
+        # checked like a login: throttled, and the check waits for a free slot
+        addr = client_addr(request)
+        attempt, delay = await request.app.state.db.awrite(auth.begin_attempt, name, addr)
+        if attempt is None:
+            raise HTTPError(429, "too many wrong passwords; wait and try again")
+        await anyio.sleep(delay)
+        ok = await anyio.to_thread.run_sync(
+            lambda: request.app.state.db.read(auth.authenticate, name, current), limiter=_password_limiter(request.app))
+        if ok is None:
+            raise HTTPError(400, "the current password is wrong")
+        await request.app.state.db.awrite(auth.forget_attempt, attempt, name, addr)
     await request.app.state.db.awrite(auth.set_password, name, str(data.get("password", "")), user.name)
     return Done({"changed": name}, "/login" if name == user.name else "/users")
 
@@ -486,7 +652,7 @@ async def export_view(request: Request, user: User):
         if name == "claims.csv":
             return list(export.claims_csv(c, include_rejected))
         if name == "claimreview.jsonld":
-            doc = export.claimreview_jsonld(c, request.app.state.org, str(request.base_url))
+            doc = export.claimreview_jsonld(c, request.app.state.org, request.app.state.public_url)
             return [json.dumps(doc, ensure_ascii=False, indent=1) + "\n"]
         if name == "training-attribution.jsonl":
             return list(export.training_attribution(c))
@@ -531,7 +697,9 @@ ROUTES: list[R] = [
     R("/claims/{id:int}", claim_view, ("GET", "POST")),
     R("/jobs", jobs_view),
     R("/jobs/{id:int}", job_view),
+    R("/jobs/{id:int}/retry", job_retry_view, ("POST",)),
     R("/disputes", disputes_view, ("GET", "POST")),
+    R("/disputes/import", disputes_import_view, ("POST",)),
     R("/disputes/{id}", dispute_view, ("GET", "POST")),
     R("/disputes/{id}/delete", dispute_delete_view, ("POST",)),
     R("/disputes/{id}/rescore", dispute_rescore_view, ("POST",)),
@@ -554,6 +722,7 @@ def _templates() -> jinja2.Environment:
     env.filters["day"] = lambda s: (s or "")[:10]
     env.filters["when"] = lambda s: (s or "")[:19].replace("T", " ")
     env.filters["urlq"] = lambda s: quote(str(s), safe="")
+    env.filters["brief"] = lambda v: (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))[:200]
     env.globals["version"] = __version__
     return env
 
@@ -574,27 +743,33 @@ def _endpoint(route: R, api: bool):
         db: Database = request.app.state.db
         token = request.cookies.get(auth.SESSION_COOKIE)
         user = await db.aread(auth.session_user, token) if token else None
+        if user is not None and user.stale:
+            await db.awrite(auth.touch_session, token)
         try:
             if user is None and not route.anonymous:
                 raise HTTPError(401, "log in first")
+            for k, v in request.query_params.multi_items():
+                try:
+                    clean_value(v, f"the parameter {k[:40]!r}")
+                except ValueError as e:
+                    raise HTTPError(400, str(e)) from None
             if request.method in STATE_CHANGING and not route.anonymous:
-                given = request.headers.get("x-csrf-token")
+                # the header is checked before a byte of the body is read; a browser form carries
+                # the token in the body, which is read under the path's size cap
+                given = request.headers.get("x-csrf-token") or None
                 if given is None and not api:
                     ctype = request.headers.get("content-type", "")
-                    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-                        given = (await request.form(max_part_size=MAX_UPLOAD)).get("csrf_token")
-                    elif ctype.startswith("application/json"):
-                        raw = await request.body()
-                        try:
-                            given = json.loads(raw or b"{}").get("csrf_token")
-                        except (ValueError, AttributeError):
-                            given = None
-                if not auth.tokens_match(user.csrf_token, given):
+                    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data",
+                                         "application/json")):
+                        given = (await body_of(request)).get("csrf_token")
+                if not auth.tokens_match(user.csrf_token, given if isinstance(given, str) else None):
                     raise HTTPError(403, "CSRF check failed: send the session's token in the X-CSRF-Token header "
                                          "(or the csrf_token form field); reload the page to get a fresh one")
             result = await route.view(request, user)
         except HTTPError as e:
             return _error(request, user, e.status, e.message, e.data)
+        except StarletteHTTPException as e:
+            return _error(request, user, e.status_code, str(e.detail))
         except store.Conflict as e:
             return _error(request, user, 409, str(e), {"current": e.current})
         except store.NotFound as e:
@@ -691,15 +866,19 @@ class SecurityHeaders:
 
 
 def create_app(db: Database | str | Path, analyzer_factory: Optional[Callable[[], object]] = None,
-               start_jobs: bool = True, org: str = "Fact-checking desk", seed_disputes: bool = True) -> Starlette:
+               start_jobs: bool = True, org: str = "Fact-checking desk", disputes: Optional[list] = None,
+               public_url: str = "") -> Starlette:
     """The console as an ASGI app. ``analyzer_factory`` builds the analyzer for background jobs
-    (default: the shipped models); ``start_jobs=False`` leaves jobs queued (e.g. a read-only replica)."""
+    (default: the shipped models); ``start_jobs=False`` leaves jobs queued (e.g. a read-only replica);
+    ``disputes`` fill an empty disputes table (a new database has none otherwise);
+    ``public_url`` is the console's address for links in exports (never taken from a request's Host)."""
+    if public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        raise ValueError(f"public_url must be an http(s) address, not {public_url!r}")
     if not isinstance(db, Database):
         db = Database(db)
     db.migrate()
-    if seed_disputes:
-        from ..disputes import default as default_disputes
-        db.apply(store.seed_disputes, default_disputes())
+    if disputes:  # a new console starts with the disputes it is given, and none otherwise
+        db.apply(store.seed_disputes, list(disputes))
     runner = JobRunner(db, analyzer_factory) if analyzer_factory else JobRunner(db)
 
     @asynccontextmanager
@@ -717,11 +896,13 @@ def create_app(db: Database | str | Path, analyzer_factory: Optional[Callable[[]
         routes.append(Route("/api" + (r.path if r.path != "/" else ""), _endpoint(r, api=True),
                             methods=list(r.methods)))
     routes.append(Route("/api/", _endpoint(ROUTES[0], api=True), methods=["GET"]))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)])
     app.state.db = db
     app.state.jobs = runner
     app.state.templates = _templates()
     app.state.org = org
+    app.state.public_url = public_url
+    app.state.password_checks = weakref.WeakKeyDictionary()  # event loop -> its limiter
 
     async def not_found(request: Request, exc):
         request.state.api = request.url.path.startswith("/api")

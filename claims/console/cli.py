@@ -34,6 +34,7 @@ def cmd_serve(args) -> int:
     from .jobs import default_analyzer_factory
 
     db = _db(args)
+    disputes = _disputes_file(args.disputes) if args.disputes else None
     if not db.conn().value("SELECT COUNT(*) AS n FROM users"):
         print("claims: no users yet; add an admin first:  claims users add NAME --role admin"
               + (f" --db {args.db}" if args.db != DEFAULT_DB else ""), file=sys.stderr)
@@ -48,7 +49,8 @@ def cmd_serve(args) -> int:
         return Analyzer(model=args.model, stance_model=False if args.no_stance else args.stance_model)
 
     app = create_app(db, analyzer_factory=factory if (args.model or args.stance_model or args.no_stance)
-                     else default_analyzer_factory, org=args.org)
+                     else default_analyzer_factory, org=args.org, public_url=args.public_url or "",
+                     disputes=disputes)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"claims: serving on {args.host}: put it behind HTTPS (a reverse proxy) on a shared network",
               file=sys.stderr)
@@ -57,6 +59,29 @@ def cmd_serve(args) -> int:
                     forwarded_allow_ips="127.0.0.1" if args.proxy_headers else None)
     except OSError as e:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {e}") from None
+    return 0
+
+
+def _disputes_file(path: str) -> list:
+    from ..cli import UserError
+    from ..disputes import DisputeError, load
+    try:
+        return load(path)
+    except DisputeError as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_disputes(args) -> int:
+    from . import store
+    db = _db(args)
+    if args.action == "import":
+        report = db.apply(store.import_disputes, _disputes_file(args.file), args.user)
+        print(f"disputes: {len(report['added'])} added, {len(report['updated'])} updated, "
+              f"{len(report['unchanged'])} unchanged"
+              + ("; stored stances were not rescored (rescore them on the Disputes page)" if report["updated"] else ""))
+    else:
+        for d in db.read(store.list_disputes):
+            print(f"{d['id']}\t{d['title']}\t{d['proposition']}")
     return 0
 
 
@@ -103,8 +128,14 @@ def cmd_import(args) -> int:
     path = Path(args.file)
     if not path.exists():
         raise UserError(f"{args.file}: no such file")
+    texts = None
     try:
-        records, errors = importer.parse_upload(path.read_bytes(), path.name)
+        if args.texts:
+            tpath = Path(args.texts)
+            if not tpath.exists():
+                raise UserError(f"{args.texts}: no such file")
+            texts = importer.texts_by_id(tpath.read_bytes(), tpath.name)
+        records, errors = importer.parse_upload(path.read_bytes(), path.name, texts)
     except ValueError as e:
         raise UserError(str(e)) from None
     for e in errors:
@@ -141,9 +172,13 @@ def add_console_commands(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--org", default="Fact-checking desk", help="organisation named as author of ClaimReview exports")
+    p.add_argument("--public-url", metavar="URL", help="the console's public address, for links in ClaimReview "
+                   "exports (e.g. https://review.example.org); without it exports carry no link to the console")
     p.add_argument("--model", metavar="DIR", help="attribution model directory (default: shipped)")
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped, if any)")
     p.add_argument("--no-stance", action="store_true", help="extract claims only")
+    p.add_argument("--disputes", metavar="FILE", help="disputes TOML for a console that has none yet "
+                   "(a new database starts with no disputes; later: claims disputes import)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for the model (default: torch's choice)")
     p.add_argument("--proxy-headers", action="store_true",
                    help="trust X-Forwarded-* from a reverse proxy on 127.0.0.1 (for HTTPS and client addresses)")
@@ -165,8 +200,21 @@ def add_console_commands(sub) -> None:
         db_arg(q)
     p.set_defaults(func=cmd_users)
 
-    p = sub.add_parser("import", help="add articles to the console: JSONL ({'id','text',...} or result lines) or .txt")
+    p = sub.add_parser("disputes", help="the console's disputes: import a TOML file, list them")
+    ds = p.add_subparsers(dest="action", required=True)
+    i = ds.add_parser("import", help="add the file's disputes and update changed ones (others stay)")
+    i.add_argument("file", metavar="FILE.toml")
+    i.add_argument("--user", default="cli", help="name recorded in the audit trail")
+    lst = ds.add_parser("list", help="list the disputes")
+    for q in (i, lst):
+        db_arg(q)
+    p.set_defaults(func=cmd_disputes)
+
+    p = sub.add_parser("import", help="add articles to the console: JSONL or JSON ({'id','text',...} records, or "
+                       "results of claims analyze / claims batch), or .txt")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--texts", metavar="INPUT", help="the input file of a claims batch run: texts for its results "
+                   "(by id) where the output has none")
     db_arg(p)
     p.add_argument("--user", default="import", help="name recorded in the audit trail")
     p.add_argument("--analyze", action="store_true", help="analyse here and now instead of in the running console")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -140,6 +141,15 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_article ON audit (article_id, id);
 CREATE INDEX IF NOT EXISTS audit_entity ON audit (entity, entity_id, id);
 """),
+    (2, "session idle time, job leases, who has an article open", """
+ALTER TABLE sessions ADD COLUMN last_seen TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET last_seen = created_at;
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until TEXT;
+ALTER TABLE articles ADD COLUMN opened_by TEXT;
+ALTER TABLE articles ADD COLUMN opened_at TEXT;
+CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures (at);
+"""),
 ]
 
 
@@ -206,6 +216,10 @@ class Database:
 
     def _connect(self) -> Conn:
         if self.dialect == "sqlite":
+            if not self.path.exists():
+                # accounts and sessions live here: readable by the owner only (SQLite gives the
+                # WAL and shared-memory files the same mode)
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             raw.row_factory = sqlite3.Row
             raw.execute("PRAGMA journal_mode=WAL")

@@ -124,6 +124,16 @@ def _csv_row(values: list) -> list:
     return ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v for v in values]
 
 
+def web_url(url: str) -> bool:
+    """Only http(s) addresses are copied into exports: a ``javascript:`` or ``data:`` URL stays out."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
 RATING_VALUES = {"true": 5, "mostly-true": 4, "half-true": 3, "mostly-false": 2, "false": 1, "unverifiable": 0}
 
 
@@ -139,7 +149,7 @@ def claimreview_jsonld(c: Conn, org: str = "Fact-checking desk", base_url: str =
             author = {"@type": "Person" if sp.get("type") == "person" else "Organization",
                       "name": sp.get("name") or (cl["source"] or {}).get("text") or "unknown"}
             appearance = {"@type": "CreativeWork", "headline": row["title"]}
-            if row["url"]:
+            if web_url(row["url"]):
                 appearance["url"] = row["url"]
             if row["publisher"]:
                 appearance["publisher"] = {"@type": "Organization", "name": row["publisher"]}

@@ -1,24 +1,89 @@
-"""Articles in: pasted text, .txt files, JSONL files (web upload or ``claims import``).
+"""Articles in: pasted text, .txt files, JSON and JSONL files (web upload or ``claims import``).
 
-A JSONL line is ``{"id", "text", "title"?, "publisher"?, "published"?, "url"?}``; a line that also
-has ``claims`` is a result of ``claims analyze --json --include-text`` or ``claims batch`` and is
-stored as it is, without analysing it again. Bad lines are reported by number; the rest go in.
-New articles are queued for one background analysis job.
+A record is ``{"id", "text", "title"?, "publisher"?, "published"?, "url"?}``; a record that also
+has ``claims`` is a result (``claims analyze --json --include-text``, ``claims batch``) and is stored
+as it is, without analysing it again, once it has been checked against the result schema (labels,
+forms, speaker types, confidences and scores in [0, 1], spans that match the text). A file is one
+JSON document (an object or a list of them, pretty-printed or not) or JSONL, one record a line;
+lines are split at ``\n`` only, since a JSON string may hold U+2028 or U+0085 raw. Batch output has
+no text unless ``claims batch --include-text`` wrote it; the text can also come from the batch's
+input file (``texts``, by id). Bad records are reported by number; the rest go in. New articles
+are queued for one background analysis job.
+
+Everything read is strict JSON: NaN, Infinity, integers past 2**53, NUL characters and lone
+surrogates are refused with a message (they would break a column, or every page showing it).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from ..doc import ArticleResult
+from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult
 from . import store
 from .db import Conn
 from .jobs import JobRunner
 
 MAX_CHARS = 200_000  # the analyzer's limit (claims.analyzer.MAX_CHARS), without importing torch here
 META_KEYS = ("title", "publisher", "published", "url")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number this console accepts")
+
+
+MAX_JSON_INT = 2**53
+
+
+def _check_int(text: str) -> int:
+    v = int(text)
+    if abs(v) > MAX_JSON_INT:
+        raise ValueError(f"the integer {text[:20]}... is too large")
+    return v
+
+
+def _check_float(text: str) -> float:
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return v
+
+
+def clean_value(v: Any, where: str = "the body") -> Any:
+    """Raise ``ValueError`` for what no database column should get: NUL characters and lone
+    surrogates in strings (PostgreSQL refuses both), non-finite numbers."""
+    if isinstance(v, str):
+        if "\x00" in v:
+            raise ValueError(f"{where} contains a NUL character")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where} contains a lone surrogate (not valid Unicode)") from None
+    elif isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{where} contains a non-finite number")
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            clean_value(k, where)
+            clean_value(x, where)
+    elif isinstance(v, list):
+        for x in v:
+            clean_value(x, where)
+    return v
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """JSON as the console accepts it: no NaN/Infinity, no integers past 2**53, no NUL or lone
+    surrogates in strings. ``ValueError`` says what is wrong."""
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant, parse_int=_check_int, parse_float=_check_float)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    return clean_value(data)
 
 
 class ImportError_(ValueError):
@@ -65,59 +130,156 @@ def decode(data: bytes, name: str) -> str:
         raise ValueError(f"{name}: not UTF-8 text (invalid byte at offset {e.start})") from None
 
 
-def record_from(obj: object, where: str) -> Record:
+def _is_span(d: Any) -> bool:
+    return (isinstance(d, dict) and set(d) == {"start", "end", "text"} and isinstance(d["text"], str)
+            and all(isinstance(d[k], int) and not isinstance(d[k], bool) and d[k] >= 0 for k in ("start", "end")))
+
+
+def _unit(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= 1
+
+
+def check_result(obj: dict) -> None:
+    """Raise ``ValueError`` where a result record departs from the result schema
+    (``claims/schema/result.schema.json``) in a way the console would store or show wrongly."""
+    if obj.get("schema_version", 1) != 1:
+        raise ValueError(f"schema_version {obj.get('schema_version')!r} is not 1")
+    if not isinstance(obj.get("claims"), list):
+        raise ValueError("claims must be a list")
+    for n, cl in enumerate(obj["claims"], 1):
+        if not isinstance(cl, dict):
+            raise ValueError(f"claim #{n} is not an object")
+        cid = cl.get("id")
+        what = f"claim {cid!r}" if isinstance(cid, str) else f"claim #{n}"
+        if not isinstance(cid, str):
+            raise ValueError(f"{what}: id must be a string")
+        content = cl.get("content")
+        if not isinstance(content, list) or not content or not all(_is_span(s) for s in content):
+            raise ValueError(f"{what}: content must be one or more spans {{start, end, text}}")
+        for role in ("cue", "source"):
+            if cl.get(role) is not None and not _is_span(cl[role]):
+                raise ValueError(f"{what}: {role} must be a span {{start, end, text}} or null")
+        sp = cl.get("speaker")
+        if sp is not None:
+            if not isinstance(sp, dict) or not isinstance(sp.get("name"), str):
+                raise ValueError(f"{what}: speaker must be {{name, type, mention}} or null")
+            if sp.get("type", "unknown") not in SPEAKER_TYPES:
+                raise ValueError(f"{what}: speaker type {sp.get('type')!r} is not one of {', '.join(SPEAKER_TYPES)}")
+            if sp.get("mention") is not None and not _is_span(sp["mention"]):
+                raise ValueError(f"{what}: speaker mention must be a span or null")
+        if cl.get("form", "indirect") not in FORMS:
+            raise ValueError(f"{what}: form {cl.get('form')!r} is not one of {', '.join(FORMS)}")
+        if not _unit(cl.get("confidence", 0.0)):
+            raise ValueError(f"{what}: confidence {cl.get('confidence')!r} is not a number in [0, 1]")
+        stance = cl.get("stance") or {}
+        if not isinstance(stance, dict):
+            raise ValueError(f"{what}: stance must map dispute ids to {{label, scores}}")
+        for did, st in stance.items():
+            if not isinstance(st, dict) or st.get("label") not in STANCE_LABELS:
+                raise ValueError(f"{what}: the stance toward {did!r} must have a label in {', '.join(STANCE_LABELS)}")
+            scores = st.get("scores")
+            if not isinstance(scores, dict) or set(scores) != set(STANCE_LABELS) or not all(
+                    _unit(v) for v in scores.values()):
+                raise ValueError(f"{what}: the stance scores toward {did!r} must give each of "
+                                 f"{', '.join(STANCE_LABELS)} a number in [0, 1]")
+
+
+def record_from(obj: object, where: str, texts: Optional[dict[str, str]] = None) -> Record:
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: expected a JSON object")
-    text = check_text(obj.get("text"), where)
+    try:
+        clean_value(obj, where)
+    except ValueError as e:
+        raise ValueError(str(e)) from None
+    is_result = isinstance(obj.get("claims"), list)
+    rid = obj.get("id")
+    if is_result and obj.get("error"):
+        err = obj["error"] if isinstance(obj["error"], dict) else {}
+        raise ValueError(f"{where}: record {rid!r} is an analysis error ({err.get('type')}: {err.get('message')}), "
+                         "not a result; import its input to analyse it again")
+    text = obj.get("text")
+    if text is None and is_result:
+        text = (texts or {}).get(str(rid)) if rid is not None else None
+        if text is None:
+            raise ValueError(f"{where}: result {rid!r} has no text. Run `claims batch --include-text`, or give "
+                             "the batch's input file too (claims import --texts INPUT.jsonl)")
+    text = check_text(text, where)
     meta = {k: obj.get(k) or "" for k in META_KEYS}
-    meta["ext_id"] = str(obj.get("id") or "")
+    meta["ext_id"] = str(rid or "")
     for k, v in meta.items():
         if not isinstance(v, str):
             raise ValueError(f"{where}: {k} must be a string")
     result = None
-    if isinstance(obj.get("claims"), list):
+    if is_result:
         try:
+            check_result(obj)
             result = ArticleResult.from_dict(obj, text)
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where}: not a valid result record ({type(e).__name__}: {e})") from None
+            raise ValueError(f"{where}: not a valid result record ({e})") from None
         for cl in result.claims:
-            for sp in cl.spans():
+            for sp in cl.spans() + ([cl.speaker.mention] if cl.speaker and cl.speaker.mention else []):
                 if not (0 <= sp.start < sp.end <= len(text)) or text[sp.start:sp.end] != sp.text:
                     raise ValueError(f"{where}: claim {cl.id}: span [{sp.start}, {sp.end}) does not match the text")
     return Record(text, meta, result)
 
 
-def parse_jsonl(data: bytes, name: str) -> tuple[list[Record], list[str]]:
-    records, errors = [], []
-    text = decode(data, name)
-    for n, line in enumerate(text.splitlines(), 1):
+def json_records(text: str, name: str) -> tuple[list[tuple[str, object]], list[str]]:
+    """``(where, object)`` for each record of a JSON document or a JSONL file, and the errors."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            doc = strict_json(stripped)
+        except ValueError:
+            doc = None  # JSONL (or broken): read line by line below
+        if isinstance(doc, list):
+            return [(f"{name} record {n}", obj) for n, obj in enumerate(doc, 1)], []
+        if isinstance(doc, dict):
+            return [(name, doc)], []
+    out, errors = [], []
+    # "\n" only: str.splitlines() would also split at U+2028, U+0085 ... inside JSON strings
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            errors.append(f"{name} line {n}: invalid JSON ({e.msg})")
-            continue
+            out.append((f"{name} line {n}", strict_json(line)))
+        except ValueError as e:
+            errors.append(f"{name} line {n}: {e}")
+    return out, errors
+
+
+def parse_jsonl(data: bytes, name: str, texts: Optional[dict[str, str]] = None) -> tuple[list[Record], list[str]]:
+    records = []
+    objs, errors = json_records(decode(data, name), name)
+    for where, obj in objs:
         try:
-            records.append(record_from(obj, f"{name} line {n}"))
+            records.append(record_from(obj, where, texts))
         except ValueError as e:
             errors.append(str(e))
     return records, errors
 
 
-def parse_upload(data: bytes, filename: str) -> tuple[list[Record], list[str]]:
-    """Records from an uploaded file: ``.jsonl`` (one article per line) or anything else as one
-    plain-text article titled by its file name."""
+def texts_by_id(data: bytes, name: str) -> dict[str, str]:
+    """``{id: text}`` from a JSON/JSONL file of input records (the input of a ``claims batch`` run)."""
+    objs, _ = json_records(decode(data, name), name)
+    return {str(o["id"]): o["text"] for _, o in objs
+            if isinstance(o, dict) and o.get("id") is not None and isinstance(o.get("text"), str)}
+
+
+def parse_upload(data: bytes, filename: str, texts: Optional[dict[str, str]] = None) -> tuple[list[Record], list[str]]:
+    """Records from an uploaded file: ``.jsonl`` / ``.json`` (see the module docstring) or anything
+    else as one plain-text article titled by its first line."""
     name = filename or "upload"
-    if name.lower().endswith((".jsonl", ".ndjson", ".json")):
-        return parse_jsonl(data, name)
+    if name.lower().endswith((".jsonl", ".ndjson", ".json")) or (
+            not name.lower().endswith(".txt") and data.lstrip()[:1] in (b"{", b"[")):
+        return parse_jsonl(data, name, texts)
     try:
         text = check_text(decode(data, name), name)
     except ValueError as e:
         return [], [str(e)]
-    title = name.rsplit("/", 1)[-1]
-    title = title[:-4] if title.lower().endswith(".txt") else title
-    return [Record(text, {"title": title, "ext_id": title})], []
+    stem = name.rsplit("/", 1)[-1]
+    stem = stem[:-4] if stem.lower().endswith(".txt") else stem
+    return [Record(text, {"title": store._title_from(text) or stem, "ext_id": stem})], []
 
 
 def store_records(c: Conn, records: Iterable[Record], user: str, errors: Optional[list[str]] = None) -> Report:

@@ -1,7 +1,10 @@
 """Background analysis: one worker thread runs queued jobs with one Analyzer, loaded on first use.
 
-Jobs live in the ``jobs`` table, so progress is visible to every page and a job interrupted by a
-restart is picked up again. Two kinds:
+Jobs live in the ``jobs`` table, so progress is visible to every page. A runner (the server's, or
+``claims import --analyze``) takes a job with a lease of ``LEASE_SECONDS`` that it renews while it
+works; a job whose runner died (its lease ran out) is taken again by the next runner, and one whose
+runner is alive never is, so a restart does not run a job twice. Admins can retry a failed job.
+Two kinds:
 
 * ``analyze``: extract claims (and stances, if a stance model is installed) for new articles,
   in small batches through ``Analyzer.analyze_many``; each article's result is stored as soon as
@@ -15,8 +18,12 @@ The analyzer comes from a factory given to the app (tests inject a stand-in ther
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from typing import Callable, Optional
@@ -26,6 +33,14 @@ from . import store
 from .db import Database, now
 
 log = logging.getLogger("claims.console")
+
+LEASE_SECONDS = 60.0
+
+
+def _later(seconds: float) -> str:
+    t = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 STANCE_DISABLED = ("No stance model is installed, so stances stay empty and rescoring is disabled. Train one "
                    "with `python -m training.stance --install` (or set CLAIMS_STANCE_MODEL) and restart the console.")
@@ -50,6 +65,9 @@ class JobRunner:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._current: Optional[int] = None
+        self._renewer: Optional[threading.Thread] = None
 
     # -- what the pages ask ------------------------------------------------------------------
 
@@ -81,10 +99,7 @@ class JobRunner:
     def start(self) -> None:
         if self._thread is not None:
             return
-        # a job that was running when the server stopped runs again
-        with self.db.write() as c:
-            c.run("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
-            c.run("UPDATE articles SET analysis = 'pending' WHERE analysis = 'running'")
+        # a job left running by a runner that died is taken again once its lease runs out (run_next)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="claims-jobs", daemon=True)
         self._thread.start()
@@ -128,10 +143,58 @@ class JobRunner:
             # SQLite's BEGIN IMMEDIATE already serialises this; on PostgreSQL two console processes
             # sharing a database must not both take the same job
             lock = " FOR UPDATE SKIP LOCKED" if c.dialect == "postgresql" else ""
-            job = c.one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1" + lock)
+            job = c.one("SELECT * FROM jobs WHERE status = 'queued' OR (status = 'running' AND "
+                        "(lease_until IS NULL OR lease_until < ?)) ORDER BY id LIMIT 1" + lock, (now(),))
             if job is None:
                 return False
-            c.run("UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (now(), job["id"]))
+            if job["status"] == "running":
+                log.warning("job %s: its runner %s stopped renewing its lease; running it again",
+                            job["id"], job["lease_owner"])
+            c.run("UPDATE jobs SET status = 'running', started_at = ?, lease_owner = ?, lease_until = ? WHERE id = ?",
+                  (now(), self.owner, _later(LEASE_SECONDS), job["id"]))
+        self._current = job["id"]
+        if self._renewer is None:
+            self._renewer = threading.Thread(target=self._renew, daemon=True, name="claims-job-lease")
+            self._renewer.start()
+        try:
+            return self._run(job)
+        finally:
+            self._current = None
+
+    def _renew(self) -> None:
+        """Renew the lease of the job this runner is running, a third of the lease at a time."""
+        while True:
+            time.sleep(LEASE_SECONDS / 3)
+            job_id = self._current
+            if job_id is None:
+                continue
+            try:
+                with self.db.write() as c:
+                    c.run("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+                          (_later(LEASE_SECONDS), job_id, self.owner))
+            except Exception:  # noqa: BLE001 - a missed renewal is retried; the job goes on
+                log.exception("renewing the lease of job %s", job_id)
+
+    @staticmethod
+    def retry(c, job_id: int, user: str) -> dict:
+        """Queue a failed job again (or one whose runner died); its failed articles are analysed again."""
+        job = c.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if job is None:
+            raise store.NotFound(f"no job {job_id}")
+        dead = job["status"] == "running" and (job["lease_until"] or "") < now()
+        if job["status"] != "failed" and not dead:
+            raise store.Invalid(f"job {job_id} is {job['status']}; only a failed job (or one whose runner stopped) "
+                                "can be retried")
+        c.run("UPDATE jobs SET status = 'queued', error = NULL, done = 0, failed = 0, finished_at = NULL, "
+              "lease_owner = NULL, lease_until = NULL WHERE id = ?", (job_id,))
+        if job["kind"] == "analyze":
+            for aid in json.loads(job["params"] or "{}").get("articles", []):
+                c.run("UPDATE articles SET analysis = 'pending', error = NULL WHERE id = ? "
+                      "AND analysis IN ('failed', 'running')", (aid,))
+        store.audit(c, user, "retry", "job", job_id, None, {"status": job["status"]}, {"status": "queued"})
+        return job_dict(c.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+
+    def _run(self, job: dict) -> bool:
         params = json.loads(job["params"])
         try:
             analyzer = self._get_analyzer()
@@ -145,7 +208,7 @@ class JobRunner:
             log.exception("job %s failed", job["id"])
             message = f"{type(e).__name__}: {e}" if not isinstance(e, JobError) else str(e)
             with self.db.write() as c:
-                c.run("UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                c.run("UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, lease_until = NULL WHERE id = ?",
                       (message, now(), job["id"]))
                 if job["kind"] == "analyze":
                     ids = params.get("articles", [])
@@ -154,7 +217,8 @@ class JobRunner:
                               "AND analysis IN ('pending', 'running')", (message, aid))
             return True
         with self.db.write() as c:
-            c.run("UPDATE jobs SET status = 'done', finished_at = ? WHERE id = ?", (now(), job["id"]))
+            c.run("UPDATE jobs SET status = 'done', finished_at = ?, lease_until = NULL WHERE id = ?",
+                  (now(), job["id"]))
         return True
 
     def _get_analyzer(self):
@@ -224,6 +288,8 @@ def job_dict(row: dict) -> dict:
     d = dict(row)
     d["params"] = json.loads(d["params"] or "{}")
     d["progress"] = round(d["done"] / d["total"], 3) if d["total"] else (1.0 if d["status"] == "done" else 0.0)
+    # running, but its runner stopped renewing the lease: the next runner takes it again
+    d["stale"] = d["status"] == "running" and (d.get("lease_until") or "") < now()
     return d
 
 

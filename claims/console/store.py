@@ -70,12 +70,30 @@ def dispute_objects(c: Conn) -> list[Dispute]:
 
 
 def seed_disputes(c: Conn, disputes: list[Dispute]) -> int:
-    """Add disputes to an empty disputes table (a new console starts with the seed disputes)."""
+    """Add disputes to an empty disputes table (a new console starts with the disputes it is given)."""
     if c.value("SELECT COUNT(*) AS n FROM disputes"):
         return 0
     for n, d in enumerate(disputes):
         _insert_dispute(c, d, n)
     return len(disputes)
+
+
+def import_disputes(c: Conn, disputes: list[Dispute], user: str) -> dict:
+    """Load a disputes file: new ids are added, changed ones updated (a new version, audited),
+    the others left as they are; disputes not in the file stay. Stored stances are not rescored."""
+    out: dict[str, list[str]] = {"added": [], "updated": [], "unchanged": []}
+    for d in disputes:
+        old = c.one("SELECT * FROM disputes WHERE id = ?", (d.id,))
+        if old is None:
+            save_dispute(c, d, user, create=True)
+            out["added"].append(d.id)
+        elif (old["title"], old["proposition"], old["description"], loads(old["aliases"]) or []) == (
+                d.title, d.proposition, d.description, list(d.aliases)):
+            out["unchanged"].append(d.id)
+        else:
+            save_dispute(c, d, user, old["version"])
+            out["updated"].append(d.id)
+    return out
 
 
 def _insert_dispute(c: Conn, d: Dispute, position: int) -> None:
@@ -93,7 +111,8 @@ def save_dispute(c: Conn, d: Dispute, user: str, version: Optional[int] = None, 
             raise Invalid(f"a dispute with id {d.id!r} already exists")
         pos = (c.value("SELECT MAX(position) AS p FROM disputes") or 0) + 1
         _insert_dispute(c, d, pos)
-        audit(c, user, "create", "dispute", d.id, None, None, d.to_dict() | {"description": d.description})
+        audit(c, user, "create", "dispute", d.id, None, None,
+              d.to_dict() | {"description": d.description, "aliases": list(d.aliases)})
     else:
         if old is None:
             raise NotFound(f"no dispute {d.id!r}")
@@ -106,15 +125,18 @@ def save_dispute(c: Conn, d: Dispute, user: str, version: Optional[int] = None, 
                            "your edit was not saved. Reload to see the current text.",
                            {k: old[k] for k in ("id", "title", "proposition", "version")})
         audit(c, user, "update", "dispute", d.id, None,
-              {k: old[k] for k in ("title", "proposition", "description")},
-              {"title": d.title, "proposition": d.proposition, "description": d.description})
+              {k: old[k] for k in ("title", "proposition", "description")} | {"aliases": loads(old["aliases"]) or [],
+                                                                               "version": old["version"]},
+              {"title": d.title, "proposition": d.proposition, "description": d.description,
+               "aliases": list(d.aliases), "version": old["version"] + 1})
     return c.one("SELECT * FROM disputes WHERE id = ?", (d.id,))
 
 
 def delete_dispute(c: Conn, dispute_id: str, user: str) -> None:
-    old = c.one("SELECT id, title, proposition FROM disputes WHERE id = ?", (dispute_id,))
+    old = c.one("SELECT id, title, proposition, description, aliases FROM disputes WHERE id = ?", (dispute_id,))
     if old is None:
         raise NotFound(f"no dispute {dispute_id!r}")
+    old["aliases"] = loads(old["aliases"]) or []
     c.run("DELETE FROM stances WHERE dispute_id = ?", (dispute_id,))
     c.run("DELETE FROM disputes WHERE id = ?", (dispute_id,))
     audit(c, user, "delete", "dispute", dispute_id, None, old, None)
@@ -279,6 +301,7 @@ def article_dict(row: dict, claims: list[dict], disputes: list[dict]) -> dict:
         "analysis": row["analysis"], "error": row["error"], "status": row["status"], "version": row["version"],
         "model": loads(row["model"]) or {}, "candidates": loads(row["candidates"]) or [],
         "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": row["updated_at"],
+        "open_by": holder(row),
         "disputes": [{"id": d["id"], "title": d["title"], "proposition": d["proposition"]} for d in disputes],
         "claims": claims,
     }
@@ -302,7 +325,45 @@ def set_article_status(c: Conn, article_id: int, status: str, version: Optional[
                        f"(it is now {row['status'].replace('_', ' ')}); reload and try again",
                        {"status": row["status"], "version": row["version"]})
     audit(c, user, "status", "article", article_id, article_id, {"status": row["status"]}, {"status": status})
+    if status == "done":
+        c.run("UPDATE articles SET opened_by = NULL, opened_at = NULL WHERE id = ?", (article_id,))
     return get_article_row(c, article_id)
+
+
+OPEN_MINUTES = 30  # an article someone opened is shown as theirs for this long
+OPEN_REFRESH_SECONDS = 120  # reopening within this time writes nothing
+
+
+def open_since() -> str:
+    import datetime as dt
+    t = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=OPEN_MINUTES)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def holder(row: dict) -> Optional[dict]:
+    """Who has the article open (a soft lock): ``{name, since}``, or None."""
+    if row.get("opened_by") and (row.get("opened_at") or "") > open_since() and row.get("status") != "done":
+        return {"name": row["opened_by"], "since": row["opened_at"]}
+    return None
+
+
+def open_article(c: Conn, article_id: int, user: str) -> Optional[dict]:
+    """A reviewer opens an article: it is shown as theirs unless someone else has it open.
+    Returns the holder afterwards."""
+    import datetime as dt
+    row = get_article_row(c, article_id)
+    held = holder(row)
+    if held and held["name"] != user:
+        return held
+    fresh = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=OPEN_REFRESH_SECONDS)).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+    if not (held and held["since"] > fresh) and row["status"] != "done":
+        c.run("UPDATE articles SET opened_by = ?, opened_at = ? WHERE id = ?", (user, now(), article_id))
+    return holder(get_article_row(c, article_id))
+
+
+def close_article(c: Conn, article_id: int, user: str) -> None:
+    c.run("UPDATE articles SET opened_by = NULL, opened_at = NULL WHERE id = ? AND opened_by = ?", (article_id, user))
 
 
 def _touch_review(c: Conn, article_id: int) -> None:
@@ -461,6 +522,9 @@ def update_claim(c: Conn, claim_id: int, body: dict, user: str) -> dict:
         raise Conflict(f"claim {row['key']} was changed by someone else just now; your change was not saved", before)
     for did, label in stance_changes.items():
         _set_stance(c, claim_id, did, label, user)
+    if body.get("confirm_stances") in (True, 1, "1", "true", "yes") and action == "accept":
+        # accepting confirms the claim; its model stances only when the reviewer says so
+        c.run("UPDATE stances SET reviewed_by = ? WHERE claim_id = ? AND reviewed_by IS NULL", (user, claim_id))
     _touch_review(c, row["article_id"])
     if "content" in sets or action in ("reject", "accept", "reset"):
         _refresh_min_confidence(c, row["article_id"])
@@ -560,10 +624,14 @@ def like(value: str) -> str:
 
 def queue(c: Conn, status: Optional[str] = None, dispute: str = "", speaker: str = "", stance: str = "",
           max_confidence: Optional[float] = None, publisher: str = "", date_from: str = "", date_to: str = "",
-          sort: str = "newest", limit: int = 50, offset: int = 0, analysis: str = "") -> dict:
+          sort: str = "newest", limit: int = 50, offset: int = 0, analysis: str = "", mine: str = "") -> dict:
     """Articles matching the filters, with their counts; ``sort='confidence'`` puts the articles
-    holding the least confident claims first."""
+    holding the least confident claims first; ``mine`` (a user name) keeps the articles that user
+    has open."""
     where, params = [], []
+    if mine:
+        where.append("a.opened_by = ? AND a.opened_at > ? AND a.status <> 'done'")
+        params += [mine, open_since()]
     if status:
         if status not in ARTICLE_STATUSES:
             raise Invalid(f"status must be one of {', '.join(ARTICLE_STATUSES)}")
@@ -619,9 +687,12 @@ def queue(c: Conn, status: Optional[str] = None, dispute: str = "", speaker: str
     cond = (" WHERE " + " AND ".join(where)) if where else ""
     total = c.value(f"SELECT COUNT(*) AS n FROM articles a{cond}", params)
     rows = c.all("SELECT a.id, a.title, a.publisher, a.published, a.status, a.analysis, a.error, a.n_claims, "
-                 "a.min_confidence, a.version, a.created_at, a.updated_at, "
+                 "a.min_confidence, a.version, a.created_at, a.updated_at, a.opened_by, a.opened_at, "
                  "(SELECT COUNT(*) FROM claims c WHERE c.article_id = a.id AND c.status = 'pending') AS pending "
                  f"FROM articles a{cond} ORDER BY {order} LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
+    for r in rows:
+        r["open_by"] = holder(r)
+        del r["opened_by"], r["opened_at"]
     counts = {r["status"]: r["n"] for r in c.all("SELECT status, COUNT(*) AS n FROM articles GROUP BY status")}
     return {"total": total, "articles": rows, "counts": {s: counts.get(s, 0) for s in ARTICLE_STATUSES},
             "limit": limit, "offset": offset}
@@ -630,8 +701,12 @@ def queue(c: Conn, status: Optional[str] = None, dispute: str = "", speaker: str
 # -- audit ---------------------------------------------------------------------------------------
 
 def audit_log(c: Conn, article_id: Optional[int] = None, user: str = "", entity: str = "", entity_id: str = "",
-              limit: int = 100, offset: int = 0) -> list[dict]:
+              limit: int = 100, offset: int = 0, accounts: bool = True) -> list[dict]:
+    """Audit rows, newest first, each with ``changes``: the fields that differ between before and
+    after. ``accounts=False`` leaves out the rows about user accounts (what reviewers see)."""
     where, params = [], []
+    if not accounts:
+        where.append("entity <> 'user'")
     if article_id is not None:
         where.append("article_id = ?")
         params.append(article_id)
@@ -648,4 +723,21 @@ def audit_log(c: Conn, article_id: Optional[int] = None, user: str = "", entity:
     rows = c.all(f"SELECT * FROM audit{cond} ORDER BY id DESC LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
     for r in rows:
         r["before"], r["after"] = loads(r["before"]), loads(r["after"])
+        r["changes"] = changes(r["before"], r["after"])
     return rows
+
+
+def changes(before: Any, after: Any, prefix: str = "") -> list[dict]:
+    """What changed, field by field (nested objects by dotted path): ``[{field, before, after}]``."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for k in sorted(set(before) | set(after), key=str):
+            out += changes(before.get(k), after.get(k), f"{prefix}{k}.")
+        return out
+    if isinstance(before, dict) and after is None:
+        return [x for k, v in sorted(before.items()) for x in changes(v, None, f"{prefix}{k}.")]
+    if isinstance(after, dict) and before is None:
+        return [x for k, v in sorted(after.items()) for x in changes(None, v, f"{prefix}{k}.")]
+    if before == after:
+        return []
+    return [{"field": prefix.rstrip("."), "before": before, "after": after}]

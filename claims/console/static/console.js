@@ -132,12 +132,24 @@
         lab.className = "lab-" + st.label;
         lab.textContent = st.label;
         cell.appendChild(lab);
-        if (st.reviewed_by) {
-          const by = document.createElement("small");
-          by.className = "by";
-          by.textContent = " ✓ " + st.reviewed_by;
-          cell.appendChild(by);
+        if (st.scores && st.scores[st.label] != null) {
+          const p = document.createElement("small");
+          p.className = "p";
+          p.title = "model probability of " + st.label;
+          p.textContent = Math.round(100 * st.scores[st.label]) + "%";
+          cell.append(" ", p);
         }
+        const by = document.createElement("small");
+        if (st.reviewed_by) {
+          by.className = "by";
+          by.title = "confirmed by a reviewer";
+          by.textContent = "✓ " + st.reviewed_by;
+        } else {
+          by.className = "guess";
+          by.title = "the model's guess: not confirmed";
+          by.textContent = "model";
+        }
+        cell.append(" ", by);
       } else {
         lab.className = "none";
         lab.textContent = "—";
@@ -164,7 +176,9 @@
   async function review(action) {
     const card = selectedCard();
     if (!card) return;
-    const done = await change(card, { action }, card.dataset.key + " " + action + "ed");
+    const body = action === "accept-stances" ? { action: "accept", confirm_stances: true } : { action };
+    const said = action === "accept-stances" ? " accepted with its stances" : " " + action + "ed";
+    const done = await change(card, body, card.dataset.key + said);
     if (done) select(current + 1);
   }
 
