@@ -1,4 +1,4 @@
-"""The Analyzer wires the stages (DESIGN.md section 2); nothing else knows their order.
+"""The Analyzer wires the stages (docs/DESIGN.md section 2); nothing else knows their order.
 
     from claims import Analyzer
     result = Analyzer().analyze(text)            # ArticleResult

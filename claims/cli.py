@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="analyse one article (a table, or the result JSON)")
     p.add_argument("file", metavar="FILE", help="a UTF-8 text file, or - for stdin")
-    p.add_argument("--json", action="store_true", help="print the result JSON (DESIGN.md 3.2)")
+    p.add_argument("--json", action="store_true", help="print the result JSON (docs/DESIGN.md 3.2)")
     p.add_argument("--include-text", action="store_true", help="with --json, include the article text")
     p.add_argument("--id", help="article id in the output (default: the file name)")
     add_model_args(p)

@@ -1,4 +1,4 @@
-"""Disputes files (TOML, DESIGN.md 3.3): loading and validation with messages a user can act on."""
+"""Disputes files (TOML, docs/DESIGN.md 3.3): loading and validation with messages a user can act on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plain data passed between the stages, serialisable to the result JSON (DESIGN.md 3.2).
+"""Plain data passed between the stages, serialisable to the result JSON (docs/DESIGN.md 3.2).
 
 Every span carries character offsets into the original article text, end-exclusive, with
 ``text == article[start:end]``. Stages add objects; none rewrites the article.

@@ -282,7 +282,7 @@ class StdoutSink:
 # -------------------------------------------------------------------------------------------- Parquet
 
 def parquet_schema():
-    """The result JSON (DESIGN.md 3.2) as an Arrow schema. Stance is a map from dispute id to
+    """The result JSON (docs/DESIGN.md 3.2) as an Arrow schema. Stance is a map from dispute id to
     {label, scores}; carried input fields (title, url, ...) are one JSON object in ``extra``,
     since they differ from record to record; ``line`` is set on error records as in JSONL."""
     import pyarrow as pa

@@ -1,4 +1,4 @@
-"""Attribution quality on PolNeAR (DESIGN.md section 5), beside a rule-based baseline and the
+"""Attribution quality on PolNeAR (docs/DESIGN.md section 5), beside a rule-based baseline and the
 human agreement ceiling.
 
     python -m eval.attribution --split dev

@@ -1,4 +1,4 @@
-"""Attribution metrics of DESIGN.md section 5, over plain data so they can be checked by hand.
+"""Attribution metrics of docs/DESIGN.md section 5, over plain data so they can be checked by hand.
 
 Spans are ``(start, end)`` character pairs. A document's gold and predictions are given per role
 (``source``, ``cue``, ``content``; a discontinuous content contributes one span per fragment), and

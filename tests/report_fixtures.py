@@ -106,7 +106,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def results_jsonl(path: Path) -> Path:
-    """``predictions()`` as result JSONL (DESIGN.md 3.2), the format ``claims batch`` writes."""
+    """``predictions()`` as result JSONL (docs/DESIGN.md 3.2), the format ``claims batch`` writes."""
     rows = []
     for a, preds in zip(articles(), predictions()):
         claims = []

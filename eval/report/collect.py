@@ -30,7 +30,7 @@ from ..stance_metrics import SIDED, bootstrap_stance, reliability, stance_metric
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(20)]   # 0.00 .. 0.95
 SPEAKER_KINDS = ("name", "pronoun", "description", "metonymy")
-# Published PolNeAR exact-match F1 (source, cue, content), DESIGN.md section 5. They are on the test
+# Published PolNeAR exact-match F1 (source, cue, content), docs/DESIGN.md section 5. They are on the test
 # compartment, so they place our dev figures; they are not the same measurement.
 PUBLISHED = [
     {"system": "CoreNLP quote annotator", "source": 13.9, "cue": None, "content": 17.5},
@@ -102,7 +102,7 @@ def attribution_section(articles: list[dict], predictions: list[list[dict]] | No
                         agreement: list[dict] | None = None, model_missing: str = "",
                         n_boot: int = 1000, seed: int = 0, top_cues: int = 12,
                         thresholds: list[float] = THRESHOLDS, progress: Progress = None) -> dict:
-    """Attribution figures (DESIGN.md section 5) for the model, the rule baseline and the human
+    """Attribution figures (docs/DESIGN.md section 5) for the model, the rule baseline and the human
     ceiling, with breakdowns by form, publisher and cue, and the confidence-threshold curve.
 
     ``articles``: PolNeAR articles (gold). ``predictions``: per article, claim dicts with

@@ -179,7 +179,7 @@ def _attribution(r: dict, F: Figures) -> str:
     plot_rows.sort(key=lambda x: order.index(x["label"].split(" · ")[0]))
     out.append(svg.interval_plot(plot_rows, title="F1 with 95% intervals (model, baseline, human)"))
     out.append("<h3>Published reference points</h3><p class=\"note\">Exact-match F1 on the PolNeAR <i>test</i> "
-               "compartment (DESIGN.md section 5); our figures above are on the dev articles, so these place them "
+               "compartment (docs/DESIGN.md section 5); our figures above are on the dev articles, so these place them "
                "rather than measure the same thing.</p>")
     out.append(_table(["system", "source", "cue", "content"],
                       [[escape(p["system"])] + [num(p[x]) for x in ROLE_NAMES] for p in a["published"]]))

@@ -124,7 +124,7 @@ def _attribution(r: dict, F: Figures) -> list[str]:
             out.append(f"{md(s['name'])}: missing ({md(s.get('missing', ''))}).\n")
     if (a["systems"].get("human") or {}).get("note"):
         out.append(f"Human: {md(a['systems']['human']['note'])}.\n")
-    out.append("Published exact-match F1 (PolNeAR *test*, DESIGN.md section 5; places our dev figures, not the same measurement):\n")
+    out.append("Published exact-match F1 (PolNeAR *test*, docs/DESIGN.md section 5; places our dev figures, not the same measurement):\n")
     out.append(_table(["system", "source", "cue", "content"],
                       [[md(p["system"])] + [num(p[x]) for x in ROLE_NAMES] for p in a["published"]]))
     tc = a.get("threshold_curve") or {}

@@ -143,7 +143,7 @@ def _sample(rows: list[dict], n: int, seed: int) -> list[dict]:
 # -- attribution -------------------------------------------------------------------------------
 
 def read_predictions(path: Path, articles: list[dict]) -> list[list[dict]]:
-    """Claim dicts per article from a result JSONL (DESIGN.md 3.2, e.g. from ``claims batch``),
+    """Claim dicts per article from a result JSONL (docs/DESIGN.md 3.2, e.g. from ``claims batch``),
     matched by id; every article must have a result."""
     from claims.doc import ArticleResult
     from ..attribution import claim_dicts
