@@ -175,8 +175,9 @@ def bench_reviewers(db_url: str, article_id: int, password: str, reviewers: int,
                     return r
                 # logging in is left out of the latencies: Argon2 is slow on purpose
                 token = (await c.get("/api/login")).json()["csrf_token"]
+                # the console checks at most two passwords at once, so ten logins queue: a long timeout
                 r = await c.post("/api/login", json={"name": f"reviewer{k}", "password": password},
-                                 headers={"X-CSRF-Token": token})
+                                 headers={"X-CSRF-Token": token}, timeout=600)
                 c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
                 page = await call("GET", f"/articles/{article_id}")
                 if page.status_code != 200:
