@@ -59,6 +59,7 @@ def page():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
         pg = ctx.new_page()
+        pg.set_default_timeout(120_000)  # a busy CI machine; a working page answers in well under a second
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.errors = errors
