@@ -271,7 +271,7 @@ class StanceModel:
 
     @torch.inference_mode()
     def score_articles(self, results: list[ArticleResult], prepared: list[Prepared],
-                       window_states: list, disputes: list[Dispute], batch_pairs: int = 256) -> None:
+                       window_states: list, disputes: list[Dispute], batch_pairs: int = 64) -> None:
         """Set ``claim.stance`` for every claim of every result, from the stance states of the
         article windows (a list of (windows, states (B, L, H)) batches)."""
         if not disputes:
@@ -303,11 +303,14 @@ class StanceModel:
                 claim.stance[dispute.id] = _stance(probs[c, d], self.side_threshold)
 
     def _second_stage(self, probs: np.ndarray, owners, disputes, where) -> np.ndarray:
-        """Pairs the first stage finds likely related (related probability at or above the polarity
-        model's gate) are read again by the cross-encoder, which shares out their related mass."""
+        """Pairs the first stage finds likely related are read again by the cross-encoder, which shares
+        out their related mass. A pair whose related probability is under the side threshold can
+        never be given a side, so it is read again only above the polarity model's gate and that
+        threshold both."""
         from .polarity import claim_in_context, combine
 
-        todo = np.argwhere(1.0 - probs[..., 3] >= self.polarity.gate)
+        gate = max(self.polarity.gate, self.side_threshold)
+        todo = np.argwhere(1.0 - probs[..., 3] >= gate)
         if not len(todo):
             return probs
         texts = {}

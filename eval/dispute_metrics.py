@@ -83,22 +83,27 @@ def summary(pairs: list[Pair], accept_alt: bool = False) -> dict:
     return out
 
 
-def fit_side_threshold(probs: np.ndarray, gold: list[str], min_precision: float = 70.0,
+def fit_side_threshold(probs: np.ndarray, gold: list[str], min_precision: float = 70.0, min_recall: float = 10.0,
                        grid: np.ndarray | None = None) -> tuple[float, dict]:
-    """The lowest side threshold whose sided precision reaches ``min_precision`` with the best F1
-    among those; where none reaches it, the threshold with the best F1. Returns (threshold, figures)."""
+    """The side threshold (``claims.stance.decide``) for a decision that is right when it takes a
+    side. Among thresholds keeping at least ``min_recall`` sided recall (so that silence does not
+    pass for precision): the best F1 among those reaching ``min_precision``; where none does, the best
+    F0.5 (precision weighted twice recall). Returns (threshold, figures at it)."""
     from claims.stance import decide
 
     grid = np.round(np.arange(0.0, 0.96, 0.01), 2) if grid is None else grid
-    best_ok, best_any = None, None
+    rows = []
     for t in grid:
         pred = [STANCE_LABELS[i] for i in decide(probs, float(t))]
         m = sided_prf([Pair("", "", False, g, p) for g, p in zip(gold, pred)])
-        if best_any is None or m["f1"] > best_any[1]["f1"]:
-            best_any = (float(t), m)
-        if m["p"] >= min_precision and (best_ok is None or m["f1"] > best_ok[1]["f1"]):
-            best_ok = (float(t), m)
-    return best_ok or best_any
+        p_, r_ = m["p"], m["r"]
+        m["f05"] = 1.25 * p_ * r_ / (0.25 * p_ + r_) if p_ + r_ else 0.0
+        rows.append((float(t), m))
+    usable = [(t, m) for t, m in rows if m["r"] >= min_recall] or rows[:1]
+    precise = [(t, m) for t, m in usable if m["p"] >= min_precision]
+    if precise:
+        return max(precise, key=lambda x: (x[1]["f1"], -x[0]))
+    return max(usable, key=lambda x: (x[1]["f05"], -x[0]))
 
 
 def ece(probs: np.ndarray, gold: list[str], bins: int = 15) -> float:

@@ -142,6 +142,23 @@ def bootstrap_sided_f1(pairs: list[Pair], n: int = 1000, seed: int = 0) -> tuple
     return tuple(float(x) for x in 100 * np.percentile(f, [2.5, 97.5]))
 
 
+def abstention_curve(pairs: list[Pair], thresholds=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[dict]:
+    """Sided P/R/F1 if a side were given only at each probability threshold (gold attributions)."""
+    from claims.stance import decide
+
+    probs = np.stack([p.probs for p in pairs])
+    out = []
+    for t in thresholds:
+        pred = decide(probs, t)
+        alt = [Pair(p.article, p.dispute, p.catalog, p.gold, STANCE_LABELS[int(k)], p.alt) for p, k in zip(pairs, pred)]
+        row = {"threshold": t}
+        for part, sel in (("custom", lambda p: not p.catalog), ("catalog", lambda p: p.catalog)):
+            m = sided_prf([p for p in alt if sel(p)])
+            row[part] = {"p": m["p"], "r": m["r"], "f1": m["f1"], "n_pred": m["n_pred"]}
+        out.append(row)
+    return out
+
+
 def per_dispute(pairs: list[Pair]) -> list[dict]:
     by: dict[str, list[Pair]] = {}
     for p in pairs:
@@ -167,6 +184,7 @@ def report(result: dict, base: list[Pair] | None, n_boot: int = 1000) -> dict:
         if name == "gold":
             probs = np.stack([p.probs for p in pairs])
             entry["ece"] = ece(probs, [p.gold for p in pairs])
+            entry["abstention"] = abstention_curve(pairs)
         out[name] = entry
     if base:
         out["baseline"] = {"strict": summary(base), "alt_accepted": summary(base, accept_alt=True)}
@@ -200,6 +218,13 @@ def print_report(rep: dict, show_disputes: bool = False) -> None:
         c.print(f"ECE (gold attributions, calibrated probabilities): {rep['gold']['ece']:.1f}%")
         c.print(f"confusion, gold attributions (rows gold, cols predicted; {', '.join(STANCE_LABELS)}): "
                 f"{rep['gold']['confusion']}")
+        ab = Table(title="Abstention: sided P / R / F1 (sides given) if a side needed this probability, gold attributions")
+        for col in ("threshold", "custom", "catalog"):
+            ab.add_column(col, justify="right")
+        for r in rep["gold"]["abstention"]:
+            ab.add_row(f"{r['threshold']:.1f}", *(f"{r[k]['p']:.1f} / {r[k]['r']:.1f} / {r[k]['f1']:.1f} ({r[k]['n_pred']})"
+                                                  for k in ("custom", "catalog")))
+        c.print(ab)
     if "e2e" in rep:
         c.print(f"confusion, end to end: {rep['e2e']['confusion']}")
         c.print(f"sides given on model claims that match no gold attribution: "

@@ -81,6 +81,9 @@ def test_side_threshold_reaches_the_precision_asked_for():
         probs.append([conf, rest, rest, rest])
     t, m = fit_side_threshold(np.array(probs), gold, min_precision=90.0)
     assert m["p"] >= 90.0 and 0.55 <= t <= 0.65
+    # silence does not pass for precision: a threshold above every probability is never chosen
+    t_hi, m_hi = fit_side_threshold(np.array(probs), gold, min_precision=99.9)
+    assert m_hi["r"] >= 10.0 and t_hi < 0.95
     pred = [STANCE_LABELS[i] for i in decide(np.array(probs), t)]
     assert sided_prf(_pairs(gold, pred))["p"] >= 90.0
 

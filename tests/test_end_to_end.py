@@ -64,9 +64,8 @@ def test_seed_required_claims_found(seed_result, seed_gold):
     assert not missing, f"required claims not found: {missing}"
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model gets 9 of 11 required speakers: it tags no source "
-                   "for 'who ... stressed' (the linker then takes 'Russia'), and it gives 'he said ..., BBC quoted "
-                   "him as saying' to BBC; strict, so a model that fixes them turns this red")
+@pytest.mark.xfail(strict=True, reason="the shipped model tags no source for 'who ... stressed' (the linker then "
+                   "takes 'Russia'); strict, so a model that fixes it turns this red")
 def test_seed_required_claims_have_the_right_speaker(seed_result, seed_gold):
     _, wrong = _required(seed_result, seed_gold)
     assert not wrong, f"wrong speakers: {wrong}"
@@ -82,25 +81,36 @@ def test_seed_narration_does_not_become_claims(seed_result, seed_gold, seed_text
     assert not stray, f"claims in the narrator's own sentences: {stray}"
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped stance model gets 1 of the 6 sided gold stances and gives "
-                   "favor/against to 8 of the 36 neutral/unrelated ones (mostly 'against' toward the Assad-transition "
-                   "dispute): strict, so a model that gets them all right turns this red")
-def test_seed_stances(seed_result, seed_gold):
-    if not any(c["stance"] for c in seed_result["claims"]):
-        pytest.skip("no stance model installed")
-    wrong = []
+def _seed_stance_outcome(seed_result, seed_gold):
+    """(sided gold stances right, sided gold stances, spurious sides, errors): a gold stance is sided
+    when its accepted labels include favor or against; a side is spurious where they include neither."""
+    right = sided = spurious = 0
+    errors = []
     for g in seed_gold["claims"]:
         c = _match(seed_result, g)
-        if c is None:
-            continue
         for dispute, accept in g["stance_accept"].items():
-            label = c["stance"][dispute]["label"]
-            sided = set(accept) & {"favor", "against"}
-            if sided and label not in accept:
-                wrong.append((g["id"], dispute, label, accept))
-            if not sided and label in ("favor", "against"):
-                wrong.append((g["id"], dispute, label, accept))
-    assert not wrong, f"stance errors: {wrong}"
+            label = c["stance"][dispute]["label"] if c is not None else None
+            if set(accept) & {"favor", "against"}:
+                sided += 1
+                right += label in accept
+                if label not in accept:
+                    errors.append((g["id"], dispute, label, accept))
+            elif label in ("favor", "against"):
+                spurious += 1
+                errors.append((g["id"], dispute, label, accept))
+    return right, sided, spurious, errors
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped two-stage stance model gets 2 of the 6 sided gold stances and gives "
+                   "7 sides the gold does not take (mostly 'against' toward the Assad-transition dispute); strict, "
+                   "so a model that meets the target turns this red")
+def test_seed_stances_meet_the_target(seed_result, seed_gold):
+    """At least 5 of the 6 sided gold stances right, at most 2 sides nobody took."""
+    if not any(c["stance"] for c in seed_result["claims"]):
+        pytest.skip("no stance model installed")
+    right, sided, spurious, errors = _seed_stance_outcome(seed_result, seed_gold)
+    assert sided == 6
+    assert right >= 5 and spurious <= 2, f"{right}/{sided} sided right, {spurious} spurious: {errors}"
 
 
 def test_cli_analyze_json_on_the_seed(schema):

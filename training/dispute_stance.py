@@ -19,8 +19,9 @@ back to). Two things teach polarity rather than topic:
 
 Starts from ``--init`` (the shipped stance model by default). After every epoch the model is scored
 on dev (sided F1 on custom and catalog disputes, gold attributions); the best epoch is kept, then a
-temperature is fitted on dev and the side threshold (``claims.stance.decide``) is set to the lowest
-value reaching ``--min-precision`` sided precision on dev. A checkpoint with the optimiser's state
+temperature is fitted on dev and the side threshold (``claims.stance.decide``) is chosen on dev
+(``eval.dispute_metrics.fit_side_threshold``: the best F1 reaching ``--min-precision`` sided precision,
+else the best F0.5, never below 10% sided recall). A checkpoint with the optimiser's state
 is written after every epoch; ``--resume`` continues from it.
 """
 
@@ -406,9 +407,9 @@ before it, role-marked, read from the article's contextual states. See `claims/s
   rate {t['negate']}{'' if not t['corpora_every'] else f", a stance-corpora step every {t['corpora_every']} article steps"};
   started from `{t['init'] or 'the base encoder'}` (trained on the stance corpora). Selected on dev
   (epoch {c['epoch']}).
-- **Decision**: temperature {c['temperature']:.3f} and side threshold {c['side_threshold']:.2f} fitted on
-  dev (a favor or against below the threshold becomes neutral or unrelated; the lowest threshold
-  reaching {t['min_precision']:.0f}% sided precision). ECE on dev pairs {c['ece_dev']:.1f}%.
+- **Decision**: temperature {c['temperature']:.3f} fitted on dev; side threshold {c['side_threshold']:.2f} (a favor
+  or against below it becomes neutral or unrelated), used when no polarity stage is shipped beside
+  this model (`POLARITY.md` then gives the threshold of both stages). ECE on dev pairs {c['ece_dev']:.1f}%.
 - **Command**: `python -m training.dispute_stance --out runs/dispute_stance {flags} --install`
   (seed {t['seed']}).
 - **Date**: {c['version']}

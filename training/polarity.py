@@ -10,7 +10,7 @@ probability per pair and epoch. The frozen trunk is shared with the other models
 layers start from the base encoder's (or ``--init-top`` from another model's top). The epoch with the
 best dev macro-F1 is kept. Then, with the first stage (the stance model, ``--stance-model``) on
 dev's gold attributions, a temperature is fitted and the side threshold of the combined decision is
-set to the lowest value reaching ``--min-precision`` sided precision on dev. A checkpoint is written
+chosen on dev (``eval.dispute_metrics.fit_side_threshold``). A checkpoint is written
 after every epoch; ``--resume`` continues from it.
 """
 
@@ -54,6 +54,7 @@ class Config:
     negate: float = 0.3
     stance_model: str = ""          # first stage used to fit the decision ('' = shipped)
     min_precision: float = 70.0
+    fit: int = 1                    # 0: skip fitting the combined decision (learning-curve runs)
     seed: int = 13
     out: str = "runs/polarity"
 
@@ -200,7 +201,8 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
             print(f"saved {out} (best so far)", flush=True)
         torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "epoch": epoch + 1, "best": best, "history": history, "config": asdict(cfg)}, ckpt_path)
-    fit_decision(cfg, out)
+    if cfg.fit:
+        fit_decision(cfg, out)
     if install:
         install_polarity(out)
     return out
@@ -291,6 +293,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
     s = summary(pairs)
     config.update({"temperature": t_pol, "side_threshold": threshold, "gate": GATE, "ece_dev_combined": ece(probs, gold),
                    "first_stage": first.version, "first_stage_temperature": first.temperature,
+                   "first_stage_dir": cfg.stance_model,
                    "dev_disputes": ds.brief(s), "dev_disputes_alt": ds.brief(summary(pairs, accept_alt=True))})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "README.md").write_text(model_card(config))
@@ -303,6 +306,8 @@ def model_card(c: dict) -> str:
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in t.items()
                      if k not in ("out", "data") and v != defaults.get(k))
     m = c["dev_polarity"]
+    refit = ("; the decision refitted against the first stage with `python -m training.polarity --out runs/polarity "
+             f"--fit-only --stance-model {c['first_stage_dir']} --install`" if c.get("first_stage_dir") else "")
     rows = "\n".join(f"| {k} | {v['sided_p']:.1f} | {v['sided_r']:.1f} | {v['sided_f1']:.1f} | {v['related_f1']:.1f} |"
                      for k, v in c["dev_disputes"].items())
     return f"""# claims polarity model ({c['version']})
@@ -319,10 +324,11 @@ likely related. See `claims/polarity.py`.
 - **Dev (gold related pairs)**: macro-F1 {m['macro_f1']:.1f} (custom {m['macro_f1_custom']:.1f}, catalog
   {m['macro_f1_catalog']:.1f}); favor vs against right on {m['favor_vs_against']:.1f}% of gold-sided pairs.
 - **Decision**: temperature {c['temperature']:.3f}; combined with the first stage ({c['first_stage']}),
-  side threshold {c['side_threshold']:.2f} (the lowest reaching {t['min_precision']:.0f}% sided precision on
-  dev, or the best F1 where none does); pairs under {c['gate']:.2f} related probability are not read again.
-  ECE of the combined probabilities on dev {c['ece_dev_combined']:.1f}%.
-- **Command**: `python -m training.polarity --out runs/polarity {flags} --install` (seed {t['seed']}).
+  side threshold {c['side_threshold']:.2f}, chosen on dev: the best F1 among thresholds reaching
+  {t['min_precision']:.0f}% sided precision with at least 10% sided recall, else (as here, when no threshold
+  reaches it) the best F0.5, which weighs precision twice recall. Pairs under {c['gate']:.2f} related
+  probability are not read again. ECE of the combined probabilities on dev {c['ece_dev_combined']:.1f}%.
+- **Command**: `python -m training.polarity --out runs/polarity {flags} --install` (seed {t['seed']}){refit}.
 - **Date**: {c['version']}
 
 ## Dev, both stages (disputes dev, gold attributions)
