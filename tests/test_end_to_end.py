@@ -1,4 +1,4 @@
-"""The shipped model on the seed article: the acceptance test of DESIGN.md and the issues.
+"""The shipped model on the seed article: the acceptance test of docs/DESIGN.md and the issues.
 
 Not tuned on: the seed is a demo and a check, never training or selection data."""
 

@@ -1,6 +1,6 @@
 """Exports of reviewed work.
 
-* ``results_jsonl``: one result JSON per article (DESIGN.md 3.2, valid against the shipped schema)
+* ``results_jsonl``: one result JSON per article (docs/DESIGN.md 3.2, valid against the shipped schema)
   with the article text and metadata at the top level and the review fields under ``review``
   (claim fields stay exactly the schema's, so every reader of results reads these too).
 * ``claims_csv``: one row per reviewed claim, for spreadsheets.

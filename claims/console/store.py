@@ -277,7 +277,7 @@ def stances_of(c: Conn, claim_ids: list[int]) -> dict[int, dict]:
 
 
 def claim_dict(row: dict, stances: dict) -> dict:
-    """A claim row as the result schema's claim (DESIGN.md 3.2) plus ``review`` and ``db_id``."""
+    """A claim row as the result schema's claim (docs/DESIGN.md 3.2) plus ``review`` and ``db_id``."""
     return {
         "id": row["key"],
         "content": loads(row["content"]),
