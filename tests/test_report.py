@@ -481,3 +481,19 @@ def test_report_change_direction_knows_lower_is_better():
     assert F.change(("runtime", "peak_rss_mb")) == ("-50.0", None, "better")
     assert F.change(("a", "p")) == ("+0.0", False, "")
     assert F.change(("a", "r")) is None
+
+
+def test_disputes_set_section_renders_rows_and_says_why_when_missing():
+    from eval.report import render_html, render_md
+    from eval.report.run import disputes_set_rows
+    e = {"sided": {"p": 36.3, "r": 25.3, "f1": 29.8, "f1_ci": (24.4, 34.6)}, "related": {"f1": 61.7}}
+    d = {"available": True, "source": "dev.jsonl", "n_articles": 46, "spurious_sides_on_unmatched_claims": 51,
+         "e2e": {"strict": {"custom": e, "catalog": e}}, "gold": {"strict": {"custom": e}, "ece": 3.2}}
+    rows = disputes_set_rows(d)
+    assert rows[0] == ["end to end", "custom", "36.3", "25.3", "29.8 [24.4, 34.6]", "61.7"]
+    assert len(rows) == 3
+    text = "\n".join(render_md._disputes_set({"disputes_set": d}))
+    assert "29.8 [24.4, 34.6]" in text and "ECE on gold attributions 3.2%" in text
+    assert "not found" in "\n".join(render_md._disputes_set({"disputes_set": {"available": False,
+                                                                             "missing": "x: not found"}}))
+    assert "29.8 [24.4, 34.6]" in render_html._disputes_set({"disputes_set": d})

@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
                          "'none' to leave it out)")
     ap.add_argument("--stance", default=None, metavar="DIR",
                     help="folder of <dataset>/{dev,train}.jsonl[.gz] stance files (default: the shared stance data)")
+    ap.add_argument("--disputes", default=None, metavar="DEV.jsonl",
+                    help="the disputes set's articles (default: disputes/dev.jsonl of the shared data; 'none' to leave it out)")
     ap.add_argument("--data", default=None, help="shared data folder for the defaults (default $CLAIMS_DATA or ../shared/data)")
     ap.add_argument("--model", default=None, help="attribution model directory")
     ap.add_argument("--stance-model", default=None, help="stance model directory")
@@ -67,6 +69,8 @@ def options(args: argparse.Namespace, argv: list[str]):
         agreement=None if (args.agreement or "").lower() == "none" else
         Path(args.agreement) if args.agreement else corpora.polnear_path("agreement", data),
         stance=Path(args.stance) if args.stance else corpora.data_dir(data) / "stance",
+        disputes=Path(args.disputes) if args.disputes and args.disputes.lower() != "none"
+        else Path("none") if args.disputes else corpora.data_dir(data) / "disputes" / "dev.jsonl",
         model=args.model, stance_model=args.stance_model, no_model=args.no_model,
         predictions=Path(args.predictions) if args.predictions else None,
         seed_gold=[Path(p) for p in args.seed_gold] if args.seed_gold is not None

@@ -376,6 +376,7 @@ def _stance(r: dict, F: Figures) -> str:
         out.append(f"<h4>{escape(name)}</h4>" + _table(["target", "pairs"] + [f"{x} {m}" for x in systems
                                                                              for m in ("macro-F1", "accuracy")], rows))
     out.append(_disputes(s, F))
+    out.append(_disputes_set(s))
     return "".join(out)
 
 
@@ -394,6 +395,19 @@ def _disputes(s: dict, F: Figures) -> str:
                      str(e["n"]), _fig_html(F, ("stance", "disputes", "disputes", k, "accuracy")),
                      _fig_html(F, ("stance", "disputes", "disputes", k, "macro_f1"))])
     out.append(_table(["dispute", "claims", "accuracy", "macro-F1"], rows))
+    return "".join(out)
+
+
+def _disputes_set(s: dict) -> str:
+    from .run import DISPUTES_SET_HEAD, disputes_set_rows
+    d = s.get("disputes_set") or {}
+    out = ["<h3>Disputes set</h3>"]
+    if not d.get("available"):
+        return out[0] + _missing(d.get("missing", "no disputes set"))
+    out.append(f'<p class="note">{d["n_articles"]} articles of <code>{escape(d["source"])}</code>, each with its own '
+               'disputes (custom ones written for one article, catalog ones recurring); sided = favor / against; '
+               '95% intervals over articles; <code>python -m eval.disputes</code> gives the rest.</p>')
+    out.append(_table(DISPUTES_SET_HEAD, [[escape(c) for c in r] for r in disputes_set_rows(d)], left=2))
     return "".join(out)
 
 

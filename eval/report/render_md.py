@@ -232,6 +232,22 @@ def _stance(r: dict, F: Figures) -> list[str]:
                             _fig(F, ("stance", "disputes", "disputes", k, "macro_f1"))] for k, e in d["disputes"].items()]))
     else:
         out.append(_missing(d.get("missing", "no seed gold")))
+    out += _disputes_set(s)
+    return out
+
+
+def _disputes_set(s: dict) -> list[str]:
+    from .run import DISPUTES_SET_HEAD, disputes_set_rows
+    d = s.get("disputes_set") or {}
+    out = ["### Disputes set (`python -m eval.disputes`)\n"]
+    if not d.get("available"):
+        return out + [_missing(d.get("missing", "no disputes set"))]
+    out.append(f"{d['n_articles']} articles of `{d['source']}`, each with its own disputes; sided = favor/against, "
+               "intervals over articles.\n")
+    out.append(_table(DISPUTES_SET_HEAD, disputes_set_rows(d), left=2))
+    if "gold" in d:
+        out.append(f"ECE on gold attributions {d['gold']['ece']:.1f}%; sides on claims matching no gold attribution: "
+                   f"{d.get('spurious_sides_on_unmatched_claims', 0)}.\n")
     return out
 
 

@@ -39,6 +39,7 @@ class Options:
     attribution: Path = field(default_factory=lambda: corpora.polnear_path("dev"))
     agreement: Optional[Path] = field(default_factory=lambda: corpora.polnear_path("agreement"))
     stance: Path = field(default_factory=lambda: corpora.data_dir() / "stance")
+    disputes: Path = field(default_factory=lambda: corpora.data_dir() / "disputes" / "dev.jsonl")
     model: Optional[str] = None            # attribution model dir; None: $CLAIMS_ATTRIBUTION_MODEL or shipped
     stance_model: Optional[str] = None     # stance model dir; None: $CLAIMS_STANCE_MODEL or shipped
     no_model: bool = False                 # report the baselines and the ceiling only
@@ -378,6 +379,8 @@ def build(opts: Options, progress=None) -> dict:
             report["stance"]["disputes"] = collect.dispute_section(records, titles, source=source,
                                                                    n_boot=opts.bootstrap, seed=opts.seed)
 
+    report["stance"]["disputes_set"] = disputes_set_section(opts, steps)
+
     # runtime
     bench = None
     if opts.bench_json:
@@ -403,6 +406,45 @@ def build(opts: Options, progress=None) -> dict:
     report["meta"]["elapsed_s"] = round(time.perf_counter() - t_start, 1)
     report["meta"]["step_seconds"] = steps.finish()
     return report
+
+
+def disputes_set_section(opts: Options, steps: Steps) -> dict:
+    """Stance toward the disputes of the in-domain disputes set (``eval.disputes``): end to end and
+    on gold attributions, custom and catalog disputes."""
+    path = Path(opts.disputes)
+    if not path.exists():
+        return {"available": False, "missing": f"{path}: not found (the disputes set; set $CLAIMS_DATA)"}
+    if opts.no_model or opts.predictions:
+        return {"available": False, "missing": "needs both models to run (not with --no-model or --predictions)"}
+    stance_dir, attr_dir = _stance_model_dir(opts), _attribution_model_dir(opts)
+    if not (stance_dir / "config.json").exists() or not (attr_dir / "config.json").exists():
+        return {"available": False, "missing": f"needs both models ({stance_dir}, {attr_dir})"}
+    from ..disputes import report as disputes_report, run as run_disputes
+    steps.step("disputes set (eval.disputes)")
+    articles = _read_jsonl(path)
+    if opts.limit:
+        articles = articles[:opts.limit]
+    rep = disputes_report(run_disputes(articles, str(stance_dir), str(attr_dir), progress=False), None, opts.bootstrap)
+    return {"available": True, "source": str(path), "n_articles": len(articles),
+            **{k: rep[k] for k in ("model", "e2e", "gold", "spurious_sides_on_unmatched_claims") if k in rep}}
+
+
+def disputes_set_rows(d: dict) -> list[list[str]]:
+    """Table rows (setting, disputes, sided P, R, F1 [95%], related F1) of the disputes-set section."""
+    rows = []
+    for key, label in (("e2e", "end to end"), ("gold", "gold attributions")):
+        for part in ("custom", "catalog"):
+            e = ((d.get(key) or {}).get("strict") or {}).get(part)
+            if not e:
+                continue
+            ci = e["sided"].get("f1_ci")
+            rows.append([label, part, f"{e['sided']['p']:.1f}", f"{e['sided']['r']:.1f}",
+                         f"{e['sided']['f1']:.1f}" + (f" [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else ""),
+                         f"{e['related']['f1']:.1f}"])
+    return rows
+
+
+DISPUTES_SET_HEAD = ["setting", "disputes", "sided P", "sided R", "sided F1", "related F1"]
 
 
 def write(report: dict, out: Path) -> dict[str, Path]:
