@@ -507,9 +507,8 @@ def context_subwords(prep: Prepared, first_sub: int, n: int, exclude: set) -> np
     keep = seg.sentence >= int(seg.sentence[w]) - 1
     first_word = int(np.argmax(keep)) if keep.any() else w
     cand = np.arange(first_sub)
-    cand = cand[(sub.word[cand] >= first_word)]
-    cand = np.array([c for c in cand if c not in exclude], dtype=np.int64)
-    return cand[-n:]
+    cand = cand[(sub.word[cand] >= first_word) & ~np.isin(cand, list(exclude))]
+    return cand[-n:].astype(np.int64)
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:

@@ -45,17 +45,19 @@ def disputes_of(article: dict) -> list[Dispute]:
     return [Dispute(d["id"], d.get("title") or d["id"], d["proposition"]) for d in article["disputes"]]
 
 
+def gold_claim(text: str, a: dict) -> Claim:
+    """A gold attribution as a ``Claim``: one span per role (first start to last end), content as given."""
+    def one(spans):
+        if not spans:
+            return None
+        return Span.of(text, min(s for s, _ in spans), max(e for _, e in spans))
+    return Claim(a.get("id", ""), [Span.of(text, s, e) for s, e in a.get("content") or []],
+                 one(a.get("cue")), one(a.get("source")))
+
+
 def gold_claim_objects(article: dict) -> list[Claim]:
-    """The article's gold attributions as ``Claim`` objects (one span per role, content as given)."""
-    text, out = article["text"], []
-    for a in article["attributions"]:
-        def one(spans):
-            if not spans:
-                return None
-            return Span.of(text, min(s for s, _ in spans), max(e for _, e in spans))
-        out.append(Claim(a["id"], [Span.of(text, s, e) for s, e in a.get("content") or []],
-                         one(a.get("cue")), one(a.get("source"))))
-    return out
+    """The article's gold attributions as ``Claim`` objects."""
+    return [gold_claim(article["text"], a) for a in article["attributions"]]
 
 
 def _pairs(article: dict, labels_of, probs_of=None) -> list[Pair]:
@@ -125,21 +127,19 @@ def baseline_pairs(train: list[dict], dev: list[dict]) -> list[Pair]:
 
 
 def bootstrap_sided_f1(pairs: list[Pair], n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of sided F1, resampling articles."""
+    """95% percentile interval of sided F1, resampling articles (``eval.metrics.bootstrap_counts``)."""
+    from .metrics import bootstrap_counts
+
     arts = sorted({p.article for p in pairs})
     if not arts:
         return (0.0, 0.0)
     idx = {a: i for i, a in enumerate(arts)}
-    c = np.zeros((len(arts), 3))
+    c = np.zeros((len(arts), 1, 4))   # tp, predicted sides, tp, gold sides
     for p in pairs:
-        c[idx[p.article]] += (p.pred in SIDED and p.pred == p.gold, p.pred in SIDED, p.gold in SIDED)
-    rng = np.random.default_rng(seed)
-    w = rng.multinomial(len(arts), np.full(len(arts), 1 / len(arts)), size=n)
-    tot = w @ c
-    prec = np.divide(tot[:, 0], tot[:, 1], out=np.zeros(n), where=tot[:, 1] > 0)
-    rec = np.divide(tot[:, 0], tot[:, 2], out=np.zeros(n), where=tot[:, 2] > 0)
-    f = np.divide(2 * prec * rec, prec + rec, out=np.zeros(n), where=(prec + rec) > 0)
-    return tuple(float(x) for x in 100 * np.percentile(f, [2.5, 97.5]))
+        tp = p.pred in SIDED and p.pred == p.gold
+        c[idx[p.article], 0] += (tp, p.pred in SIDED, tp, p.gold in SIDED)
+    lo, hi = bootstrap_counts(c, n, seed)
+    return float(lo[0, 2]), float(hi[0, 2])
 
 
 def abstention_curve(pairs: list[Pair], thresholds=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[dict]:

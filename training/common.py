@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "claims" / "models"
@@ -26,6 +26,13 @@ def config_parser(config_cls, description: str) -> argparse.ArgumentParser:
 
 def config_from_args(config_cls, args):
     return config_cls(**{f.name: getattr(args, f.name) for f in fields(config_cls)})
+
+
+def changed_flags(config_cls, values: dict, skip: tuple[str, ...] = ("out", "data")) -> list[str]:
+    """``--flag value`` for each training argument that differs from the config's default (lists left out)."""
+    defaults = asdict(config_cls())
+    return [f"--{k.replace('_', '-')} {v}" for k, v in values.items()
+            if k not in skip and v != defaults.get(k) and not isinstance(v, list)]
 
 
 def install_model(out: Path, name: str, files: tuple[str, ...]) -> Path:

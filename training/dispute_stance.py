@@ -34,19 +34,19 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from claims import corpora
-from claims.doc import STANCE_LABELS, Span
+from claims.doc import STANCE_LABELS
 from claims.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
 from claims.segment import collate, prepare, windows
 from claims.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide, fit_temperature
 from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
-from training.common import config_from_args, config_parser, install_model
+from eval.disputes import gold_claim
+from training.common import changed_flags, config_from_args, config_parser, install_model
 
 LABEL_INDEX = {l: i for i, l in enumerate(STANCE_LABELS)}
 SWAP = {"favor": "against", "against": "favor", "neutral": "neutral", "unrelated": "unrelated"}
@@ -76,17 +76,6 @@ class Config:
 
 
 # -- data -----------------------------------------------------------------------------------------
-
-def gold_claim(text: str, a: dict):
-    """A gold attribution as the claim-like object ``claim_subwords`` reads."""
-    def one(spans):
-        if not spans:
-            return None
-        s, e = min(x[0] for x in spans), max(x[1] for x in spans)
-        return Span.of(text, s, e)
-    return SimpleNamespace(source=one(a.get("source")), cue=one(a.get("cue")),
-                           content=[Span.of(text, s, e) for s, e in a.get("content") or []])
-
 
 @dataclass
 class Article:
@@ -201,15 +190,19 @@ def dev_pairs(arts: list[Article], logits: list[np.ndarray], temperature: float 
               threshold: float = 0.0) -> list[Pair]:
     pairs = []
     for art, lg in zip(arts, logits):
-        z = lg / temperature
-        probs = np.exp(z - z.max(-1, keepdims=True))
-        probs /= probs.sum(-1, keepdims=True)
+        probs = softmax(lg, temperature)
         pred = decide(probs, threshold)
         for c in range(len(art.claims)):
             for d, disp in enumerate(art.disputes):
                 pairs.append(Pair(art.id, disp["id"], bool(disp.get("catalog")), art.gold[c][d],
                                   STANCE_LABELS[int(pred[c, d])], art.alt[c][d], probs[c, d]))
     return pairs
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits) / temperature
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def selection_score(s: dict) -> float:
@@ -388,9 +381,7 @@ def save(model: StanceModel, cfg: Config, out: Path, dev_arts: list[Article], ep
 
 def model_card(c: dict) -> str:
     t = c["training"]
-    defaults = asdict(Config())
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in t.items()
-                     if k not in ("out", "data") and v != defaults.get(k))
+    flags = " ".join(changed_flags(Config, t))
     rows = "\n".join(f"| {k} | {v['sided_p']:.1f} | {v['sided_r']:.1f} | {v['sided_f1']:.1f} | {v['related_f1']:.1f} |"
                      for k, v in c["dev_disputes"].items())
     return f"""# claims stance model ({c['version']})

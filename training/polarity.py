@@ -32,8 +32,9 @@ from claims import corpora
 from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
 from claims.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
 from claims.segment import segment
-from training.common import config_from_args, config_parser
-from training.dispute_stance import SWAP, gold_claim, negated
+from training.common import changed_flags, config_from_args, config_parser
+from eval.disputes import gold_claim
+from training.dispute_stance import SWAP, negated
 
 P_INDEX = {l: i for i, l in enumerate(POLARITY_LABELS)}
 GATE = 0.15   # pairs the first stage gives less related probability are not read by this stage
@@ -270,14 +271,8 @@ def fit_decision(cfg: Config, out: Path) -> None:
     gold_rel = [i for i, (k, c, d) in enumerate(where) if arts[k].gold[c][d] in ("favor", "against", "neutral")]
     t_pol = fit_temperature(pol_logits[gold_rel], np.array([P_INDEX[arts[where[i][0]].gold[where[i][1]][where[i][2]]]
                                                             for i in gold_rel]))
-    p1 = []
-    for k, (art, lg) in enumerate(zip(arts, logits1)):
-        z = lg / first.temperature
-        p = np.exp(z - z.max(-1, keepdims=True))
-        p1.append(p / p.sum(-1, keepdims=True))
-    z = pol_logits / t_pol
-    p2 = np.exp(z - z.max(-1, keepdims=True))
-    p2 /= p2.sum(-1, keepdims=True)
+    p1 = [ds.softmax(lg, first.temperature) for lg in logits1]
+    p2 = ds.softmax(pol_logits, t_pol)
     probs, gold, pairs_meta = [], [], []
     for i, (k, c, d) in enumerate(where):
         first_p = p1[k][c, d]
@@ -302,9 +297,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
 
 def model_card(c: dict) -> str:
     t = c["training"]
-    defaults = asdict(Config())
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in t.items()
-                     if k not in ("out", "data") and v != defaults.get(k))
+    flags = " ".join(changed_flags(Config, t))
     m = c["dev_polarity"]
     refit = ("; the decision refitted against the first stage with `python -m training.polarity --out runs/polarity "
              f"--fit-only --stance-model {c['first_stage_dir']} --install`" if c.get("first_stage_dir") else "")

@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from claims import corpora
-from training.common import config_from_args, config_parser, install_model
+from training.common import changed_flags, config_from_args, config_parser, install_model
 from claims.doc import STANCE_LABELS
 from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
 from claims.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
@@ -330,10 +330,7 @@ Reproduce: `python -m eval.stance`.
 
 def command_line(t: dict) -> str:
     """The training command with the flags that differ from the defaults."""
-    defaults = asdict(Config())
-    flags = [f"--{k.replace('_', '-')} {v}" for k, v in t.items()
-             if k not in ("out", "data") and v != defaults.get(k) and not isinstance(v, list)]
-    return " ".join(["python -m training.stance --out runs/stance", *flags, "--install"])
+    return " ".join(["python -m training.stance --out runs/stance", *changed_flags(Config, t), "--install"])
 
 
 def lineage(cfg: Config) -> list[str]:
