@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from claims import corpora
-from training.common import config_from_args, config_parser, install_model
+from training.common import config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.segment import Window, collate, gather_words, prepare, windows
 from claims.tagger import LABELS, TaggerNet, decode, word_labels
@@ -122,9 +121,7 @@ def save_tagger(net: TaggerNet, cfg: Config, out: Path, metrics: dict) -> None:
 
 
 def train_tagger(cfg: Config) -> Path:
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -148,15 +145,8 @@ def train_tagger(cfg: Config) -> Path:
     net.top.load_state_dict(build_top(cfg.shared_layers).state_dict())
     print(f"trainable parameters: {n_params(net) / 1e6:.1f}M (trunk frozen: {n_params(trunk) / 1e6:.1f}M)")
 
-    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
-    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-                            weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
 
     best, step = -1.0, 0
     for epoch in range(cfg.epochs):

@@ -35,6 +35,57 @@ def changed_flags(config_cls, values: dict, skip: tuple[str, ...] = ("out", "dat
             if k not in skip and v != defaults.get(k) and not isinstance(v, list)]
 
 
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def optimizer(net, cfg, total_steps: int):
+    """AdamW with the top layers at ``cfg.lr`` and everything else (heads, embeddings of features) at
+    ``cfg.head_lr``; linear warm-up over ``cfg.warmup`` of the steps, then linear decay to zero."""
+    import torch
+    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
+    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    warm = max(1, int(cfg.warmup * total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total_steps - s) / max(1, total_steps - warm))))
+    return opt, sched
+
+
+def resume_config(config_cls, cfg, ckpt_path: Path):
+    """The config a checkpoint was trained with, its epochs raised to ``cfg.epochs`` if more."""
+    import sys
+
+    import torch
+    if not ckpt_path.exists():
+        sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
+    saved = torch.load(ckpt_path, weights_only=False)["config"]
+    return config_cls(**{**saved, "epochs": max(cfg.epochs, saved["epochs"])})
+
+
+def save_checkpoint(path: Path, net, opt, sched, epoch: int, best: float, history: list, cfg) -> None:
+    import torch
+    torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "epoch": epoch, "best": best, "history": history, "config": asdict(cfg)}, path)
+
+
+def load_checkpoint(path: Path, net, opt, sched) -> tuple[int, float, list]:
+    """Restores the model, optimiser and schedule; returns (epochs done, best score, history)."""
+    import torch
+    ck = torch.load(path, weights_only=False)
+    net.load_state_dict(ck["net"])
+    opt.load_state_dict(ck["opt"])
+    sched.load_state_dict(ck["sched"])
+    return ck["epoch"], ck["best"], ck["history"]
+
+
 def install_model(out: Path, name: str, files: tuple[str, ...]) -> Path:
     """Copy a trained model directory's files into ``claims/models/<name>``."""
     dest = MODELS_DIR / name

@@ -46,7 +46,8 @@ from claims.segment import collate, prepare, windows
 from claims.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide, fit_temperature
 from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
 from eval.disputes import gold_claim
-from training.common import changed_flags, config_from_args, config_parser, install_model
+from training.common import (changed_flags, config_from_args, config_parser, install_model, load_checkpoint,
+                             optimizer, resume_config, save_checkpoint, seed_everything)
 
 LABEL_INDEX = {l: i for i, l in enumerate(STANCE_LABELS)}
 SWAP = {"favor": "against", "against": "favor", "neutral": "neutral", "unrelated": "unrelated"}
@@ -238,13 +239,8 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     if resume:
-        if not ckpt_path.exists():
-            sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
-        saved_cfg = torch.load(ckpt_path, weights_only=False)["config"]
-        cfg = Config(**{**saved_cfg, "epochs": max(cfg.epochs, saved_cfg["epochs"])})
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+        cfg = resume_config(Config, cfg, ckpt_path)
+    seed_everything(cfg.seed)
     tok = load_tokenizer()
     t0 = time.time()
     model = build_model(cfg, tok, load_trunk(cfg))
@@ -255,25 +251,14 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     print(f"train {len(train_arts)} articles, {n_pairs} pairs; dev {len(dev_arts)} articles "
           f"({time.time() - t0:.0f}s)", flush=True)
     net = model.net
-    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
-    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-                            weight_decay=cfg.weight_decay)
     steps_per_epoch = (len(train_arts) + cfg.articles_per_step - 1) // cfg.articles_per_step
-    total = steps_per_epoch * cfg.epochs
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
     counts = np.bincount([LABEL_INDEX[g] for a in train_arts for row in a.gold for g in row], minlength=4) + 1
     weights = torch.tensor((counts.sum() / counts) ** cfg.class_power, dtype=torch.float32)
     weights = weights / (weights * torch.tensor(counts / counts.sum(), dtype=torch.float32)).sum()
     start_epoch, best, history = 0, -1.0, []
     if resume:
-        ck = torch.load(ckpt_path, weights_only=False)
-        net.load_state_dict(ck["net"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
+        start_epoch, best, history = load_checkpoint(ckpt_path, net, opt, sched)
         print(f"resumed after epoch {start_epoch} (best dev score {best:.1f})", flush=True)
     else:
         s = summary(dev_pairs(dev_arts, predict(model, dev_arts)))
@@ -327,8 +312,7 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
             best = score
             save(model, cfg, out, dev_arts, epoch + 1, len(train_arts), n_pairs, history)
             print(f"saved {out} (best so far)", flush=True)
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch + 1, "best": best, "history": history, "config": asdict(cfg)}, ckpt_path)
+        save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg)
     if install:
         if not (out / "config.json").exists() or json.loads((out / "config.json").read_text()).get("epoch") == 0:
             print("no epoch beat the starting model on dev: nothing installed", flush=True)

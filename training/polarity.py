@@ -32,7 +32,8 @@ from claims import corpora
 from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
 from claims.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
 from claims.segment import segment
-from training.common import changed_flags, config_from_args, config_parser
+from training.common import (changed_flags, config_from_args, config_parser, load_checkpoint, optimizer,
+                             resume_config, save_checkpoint, seed_everything)
 from eval.disputes import gold_claim
 from training.dispute_stance import SWAP, negated
 
@@ -135,13 +136,8 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     if resume:
-        if not ckpt_path.exists():
-            sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
-        saved = torch.load(ckpt_path, weights_only=False)["config"]
-        cfg = Config(**{**saved, "epochs": max(cfg.epochs, saved["epochs"])})
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+        cfg = resume_config(Config, cfg, ckpt_path)
+    seed_everything(cfg.seed)
     tok = load_tokenizer()
     trunk = build_trunk(cfg.shared_layers)
     net = PolarityNet(trunk.cfg, trunk.cfg.num_hidden_layers - cfg.shared_layers)
@@ -157,22 +153,11 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     train_pairs = load_pairs("train", cfg, cfg.train_share)
     dev_pairs = load_pairs("dev", cfg)
     print(f"train {len(train_pairs)} related pairs, dev {len(dev_pairs)}", flush=True)
-    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
-    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-                            weight_decay=cfg.weight_decay)
     steps_per_epoch = sum(1 for _ in batches(train_pairs, cfg, random.Random(0), train=False))
-    total = steps_per_epoch * cfg.epochs
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
     start_epoch, best, history = 0, -1.0, []
     if resume:
-        ck = torch.load(ckpt_path, weights_only=False)
-        net.load_state_dict(ck["net"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        start_epoch, best, history = ck["epoch"], ck["best"], ck["history"]
+        start_epoch, best, history = load_checkpoint(ckpt_path, net, opt, sched)
         print(f"resumed after epoch {start_epoch}", flush=True)
     rng = random.Random(cfg.seed + start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
@@ -200,8 +185,7 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
             best = m["macro_f1"]
             save_weights(model, cfg, out, epoch + 1, m, history, len(train_pairs))
             print(f"saved {out} (best so far)", flush=True)
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch + 1, "best": best, "history": history, "config": asdict(cfg)}, ckpt_path)
+        save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg)
     if cfg.fit:
         fit_decision(cfg, out)
     if install:

@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from claims import corpora
-from training.common import changed_flags, config_from_args, config_parser, install_model
+from training.common import changed_flags, config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.doc import STANCE_LABELS
 from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
 from claims.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
@@ -194,9 +194,7 @@ def evaluate(model, trunk, dev: dict[str, list[dict]], roles, cfg) -> tuple[dict
 
 
 def train(cfg: Config, install: bool = False) -> Path:
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     tok = load_tokenizer()
@@ -224,16 +222,9 @@ def train(cfg: Config, install: bool = False) -> Path:
         metrics, _ = evaluate(model, trunk, dev, roles, cfg)
         best = float(np.mean([m["macro_f1"] for m in metrics.values()]))
         print(f"start ({cfg.init}) dev mean macro-F1 {best:.1f}: kept only if an epoch beats it", flush=True)
-    body = [p for n, p in net.named_parameters() if n.startswith("top.")]
-    head = [p for n, p in net.named_parameters() if not n.startswith("top.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
-                            weight_decay=cfg.weight_decay)
     rng = random.Random(cfg.seed)
     steps_per_epoch = sum(1 for _ in batches(examples, cfg, random.Random(0)))
-    total = steps_per_epoch * cfg.epochs
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
     # classes are unbalanced across corpora; weight them by inverse frequency (square-rooted)
     counts = np.bincount([LABEL_INDEX[e["label"]] for e in examples], minlength=4) + 1
     weights = torch.tensor((counts.sum() / counts) ** 0.5, dtype=torch.float32)
