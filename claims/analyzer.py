@@ -23,11 +23,11 @@ from torch.nn import functional as F
 from . import __version__
 from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
-from .encoder import build_trunk, load_tokenizer
-from .extract import AttributionModel, build_claims
-from .resolve import AliasTable
-from .segment import Prepared, collate, gather_words, prepare, windows
-from .tagger import LABELS
+from .nlp.encoder import build_trunk, load_tokenizer
+from .nlp.extract import AttributionModel, build_claims
+from .nlp.resolve import AliasTable
+from .nlp.segment import Prepared, collate, gather_words, prepare, windows
+from .nlp.tagger import LABELS
 
 MAX_CHARS = 200_000  # about 30,000 words; far beyond any news article
 
@@ -74,7 +74,7 @@ class Analyzer:
         self.trunk = build_trunk(self.model.shared_layers)
         self.stance = None
         if stance_model is not False:
-            from .stance import StanceModel, DEFAULT_STANCE_DIR
+            from .nlp.stance import StanceModel, DEFAULT_STANCE_DIR
             path = Path(stance_model) if stance_model not in (None, True) else DEFAULT_STANCE_DIR
             if stance_model not in (None, True) or (path / "config.json").exists():
                 self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)

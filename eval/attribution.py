@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from claims import corpora
-from claims.segment import segment
+import corpora
+from claims.nlp.segment import segment
 
 from . import baseline
 from .metrics import ROLES, DocScores, bootstrap, match_claims, score_document, summarize
@@ -85,7 +85,7 @@ def load_speaker_set(path: Path = SPEAKERS_FILE) -> dict[tuple[str, str], dict]:
 
 
 def _name_ok(name: str | None, accept: list[str]) -> bool:
-    from claims.resolve import normalize
+    from claims.nlp.resolve import normalize
     return name is not None and normalize(name) in {normalize(x) for x in accept}
 
 
@@ -95,7 +95,7 @@ def speaker_outcomes(articles: list[dict], predictions: list[list[dict]] | None,
     gold attribution; needs ``predictions``, claim dicts per article) and ``gold_sources`` (the
     resolver alone, given the gold source span of every attribution of the article)."""
     from claims.doc import Span
-    from claims.resolve import resolve_sources
+    from claims.nlp.resolve import resolve_sources
 
     by_article: dict[str, dict[str, dict]] = {}
     for (aid, att), d in speaker_set.items():

@@ -7,7 +7,7 @@ pronoun next to the cue is its source. It finds no reported speech without quota
 
 from __future__ import annotations
 
-from claims.segment import QUOTE_IN, QUOTE_MARK, Segmented
+from claims.nlp.segment import QUOTE_IN, QUOTE_MARK, Segmented
 
 REPORTING_VERBS = {
     "say", "says", "said", "saying", "tell", "tells", "told", "add", "adds", "added", "adding", "write",

@@ -27,7 +27,7 @@ def peak_rss_mb() -> float:
 
 
 def load_texts(path: str | None, limit: int) -> list[tuple[str, str]]:
-    from claims import corpora
+    import corpora
     if path:
         rows = list(corpora.read_jsonl(path))
     else:
@@ -65,7 +65,7 @@ def bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
 
 def _bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
     import torch
-    from claims.segment import collate, prepare, windows
+    from claims.nlp.segment import collate, prepare, windows
     tok = analyzer.tokenizer
     prepared = [prepare(t, tok) for t in texts]
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
@@ -137,7 +137,7 @@ def batch_child(options: list[str]) -> int:
     """Run one batch job in this (fresh) process and print its summary, with the steady rate:
     records written per second between the 10th and the 90th percentile of write times, which
     leaves out model loading and the last, partly idle, window."""
-    from claims import sinks
+    from claims.batch import sinks
     from claims.batch import run_batch
     from claims.cli import build_parser
     times: list[float] = []
@@ -167,8 +167,8 @@ def run_batch_bench(args) -> dict:
     """Batch throughput and memory for 1 and 2 local workers and the Ray engine (each worker on
     one thread), on PolNeAR dev texts; outputs are compared across engines."""
     import tempfile
-    from claims import corpora
-    from claims.encoder import load_tokenizer
+    import corpora
+    from claims.nlp.encoder import load_tokenizer
 
     if args.input:
         rows = list(corpora.read_jsonl(args.input))

@@ -85,11 +85,11 @@ def summary(pairs: list[Pair], accept_alt: bool = False) -> dict:
 
 def fit_side_threshold(probs: np.ndarray, gold: list[str], min_precision: float = 70.0, min_recall: float = 10.0,
                        grid: np.ndarray | None = None) -> tuple[float, dict]:
-    """The side threshold (``claims.stance.decide``) for a decision that is right when it takes a
+    """The side threshold (``claims.nlp.stance.decide``) for a decision that is right when it takes a
     side. Among thresholds keeping at least ``min_recall`` sided recall (so that silence does not
     pass for precision): the best F1 among those reaching ``min_precision``; where none does, the best
     F0.5 (precision weighted twice recall). Returns (threshold, figures at it)."""
-    from claims.stance import decide
+    from claims.nlp.stance import decide
 
     grid = np.round(np.arange(0.0, 0.96, 0.01), 2) if grid is None else grid
     rows = []
@@ -108,7 +108,7 @@ def fit_side_threshold(probs: np.ndarray, gold: list[str], min_precision: float 
 
 def ece(probs: np.ndarray, gold: list[str], bins: int = 15) -> float:
     """Expected calibration error (%) of the top label's probability."""
-    from claims.stance import expected_calibration_error
+    from claims.nlp.stance import expected_calibration_error
 
     y = np.array([STANCE_LABELS.index(g) for g in gold])
     return 100.0 * expected_calibration_error(np.asarray(probs), y, bins)

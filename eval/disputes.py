@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from claims import corpora
+import corpora
 from claims.doc import STANCE_LABELS, Claim, Dispute, Span
 
 from .dispute_metrics import SIDED, Pair, confusion, ece, sided_prf, summary
@@ -144,7 +144,7 @@ def bootstrap_sided_f1(pairs: list[Pair], n: int = 1000, seed: int = 0) -> tuple
 
 def abstention_curve(pairs: list[Pair], thresholds=(0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[dict]:
     """Sided P/R/F1 if a side were given only at each probability threshold (gold attributions)."""
-    from claims.stance import decide
+    from claims.nlp.stance import decide
 
     probs = np.stack([p.probs for p in pairs])
     out = []

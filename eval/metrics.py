@@ -5,7 +5,7 @@ Spans are ``(start, end)`` character pairs. A document's gold and predictions ar
 claims as dicts with ``content`` (list of spans) and ``cue`` (a span or None).
 
 * exact: a predicted span is right when its word range equals a gold span's word range of that
-  role (seqeval-style, words from ``claims.segment``);
+  role (seqeval-style, words from ``claims.nlp.segment``);
 * overlap: a predicted span counts if at least half of its characters lie in one gold span of
   that role; a gold span is found if at least half of its characters lie in one predicted span;
 * claim: a predicted claim matches a gold attribution when their contents overlap by at least half
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from claims.segment import Segmented
+from claims.nlp.segment import Segmented
 
 ROLES = ("source", "cue", "content")
 Span = tuple[int, int]
@@ -161,9 +161,9 @@ def claim_slice_counts(pred: list[dict], gold: list[dict], pred_keys: list[str],
 
 
 def claim_form(seg: Segmented, content: list[Span]) -> str:
-    """Form of a claim from its content's quotation marks, by the rule of ``claims.form``; used
+    """Form of a claim from its content's quotation marks, by the rule of ``claims.nlp.form``; used
     for gold attributions, which carry no form of their own."""
-    from claims.form import classify
+    from claims.nlp.form import classify
     ranges = [r for r in (seg.word_range(s, e) for s, e in content) if r is not None]
     return classify(seg, ranges)
 

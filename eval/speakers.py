@@ -22,7 +22,7 @@ when no speaker is given.
 
 The model's claims are cached in ``runs/speakers-cache/`` (keyed by the model's files) as their
 spans only: speakers are resolved anew on every run, through the same ``resolve_sources`` call
-as ``claims.extract``, so a change to the resolver is measured without rerunning the model.
+as ``claims.nlp.extract``, so a change to the resolver is measured without rerunning the model.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from claims import corpora
+import corpora
 from claims.doc import Span
-from claims.resolve import default_aliases, lexicon, normalize, resolve_sources
-from claims.segment import segment
+from claims.nlp.resolve import default_aliases, lexicon, normalize, resolve_sources
+from claims.nlp.segment import segment
 
 from .attribution import SPEAKERS_EXTRA_FILE, SPEAKERS_FILE
 from .metrics import match_claims
@@ -192,7 +192,7 @@ def hand_set(name: str, path: Path, polnear_dev: dict[str, dict]) -> SpeakerSet:
 # -- predictions ---------------------------------------------------------------------------------
 
 def _model_key(model_dir: str | None) -> str:
-    from claims.extract import DEFAULT_MODEL_DIR
+    from claims.nlp.extract import DEFAULT_MODEL_DIR
     d = Path(model_dir) if model_dir else Path(DEFAULT_MODEL_DIR)
     h = hashlib.sha1(str(d.resolve()).encode())
     for f in sorted(d.glob("*")):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from claims import corpora
+import corpora
 from claims.doc import STANCE_LABELS
 
 from .stance_metrics import bootstrap_metric, stance_metrics
@@ -91,9 +91,9 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
     """Model probabilities (n, 4) per dataset and the model's config. ``progress(name, done,
     total)`` is called as pairs are scored; by default a line per dataset goes to stderr."""
     import torch
-    from claims.encoder import build_trunk, load_tokenizer
-    from claims.extract import AttributionModel
-    from claims.stance import StanceModel, text_roles
+    from claims.nlp.encoder import build_trunk, load_tokenizer
+    from claims.nlp.extract import AttributionModel
+    from claims.nlp.stance import StanceModel, text_roles
 
     attribution = AttributionModel.load(attribution_dir)
     tok = load_tokenizer()
@@ -141,7 +141,7 @@ def evaluate(args) -> dict:
             bpred = base.predict([r["target"] for r in rows], [r["text"] for r in rows])
             entry["baseline"] = stance_metrics(gold, bpred, name)
         report["datasets"][name] = entry
-    from claims.stance import expected_calibration_error
+    from claims.nlp.stance import expected_calibration_error
     all_p = np.concatenate([probs[k] for k in dev])
     all_y = np.concatenate([[STANCE_LABELS.index(r["label"]) for r in dev[k]] for k in dev])
     report["ece"] = expected_calibration_error(all_p, all_y)

@@ -14,7 +14,7 @@ SEED_GOLD = ROOT / "seeds" / "000_e4a0bdb19bff5182.gold.json"
 
 
 def pytest_collection_modifyitems(config, items):
-    from claims import corpora
+    import corpora
     has_data = corpora.polnear_path("dev").exists()
     for item in items:
         if "data" in item.keywords and not has_data:

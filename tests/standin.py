@@ -91,7 +91,7 @@ def _claim(text: str) -> Claim:
 def main(argv=None) -> int:
     from claims.batch import run_batch
     from claims.cli import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, build_parser
-    from claims.records import BatchError
+    from claims.batch.readers import BatchError
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--log")

@@ -14,10 +14,10 @@ import pytest
 
 from claims import batch as batch_mod
 from claims.batch import Options, Summary, Unit, admit, run_batch, windows
-from claims.idset import IdSet
+from claims.batch.idset import IdSet
 from claims.progress import Progress
-from claims.records import Record
-from claims.sinks import JsonlSink, open_sink, read_output, repair_torn_tail
+from claims.batch.readers import Record
+from claims.batch.sinks import JsonlSink, open_sink, read_output, repair_torn_tail
 from tests.standin import StandIn
 
 
@@ -188,7 +188,7 @@ def test_batch_missing_input_is_a_clear_error(tmp_path):
 
 
 def test_batch_oversized_line_is_an_error_record_named_by_its_id(tmp_path, monkeypatch):
-    monkeypatch.setattr("claims.records.EXTRA_BYTES", 0)   # lines over 6 * max_chars bytes are not read whole
+    monkeypatch.setattr("claims.batch.readers.EXTRA_BYTES", 0)   # lines over 6 * max_chars bytes are not read whole
     inp = tmp_path / "in.jsonl"
     inp.write_text(json.dumps({"id": "huge", "text": "x" * 5000, "t": 1}) + "\n"
                    + json.dumps({"id": "ok", "text": "Fine."}) + "\n")
@@ -285,7 +285,7 @@ def test_batch_parquet_resume_drops_the_open_part_and_redoes_only_it(tmp_path):
 # ------------------------------------------------------------------------------------ the pieces
 
 def test_admit_skips_the_nth_occurrence_only_when_the_output_has_n():
-    from claims.sinks import DoneIds
+    from claims.batch.sinks import DoneIds
     done = DoneIds()
     done.add("a", False)
     recs = [Record(1, "a", "x"), Record(2, "a", "y"), Record(3, "b", "z"), Record(4, None, error=("bad_json", "m"))]
@@ -309,7 +309,7 @@ def test_windows_hold_at_most_batch_size_articles_and_stream_skips():
 @pytest.mark.parametrize("ordered", [False, True])
 def test_workers_read_ahead_a_bounded_number_of_windows(ordered):
     # memory stays flat: however long the input, the parent holds only a few windows per worker
-    from claims.workers import AHEAD_PER_WORKER, score_in_processes
+    from claims.batch.engines.processes import AHEAD_PER_WORKER, score_in_processes
     pulled = 0
 
     def source():
@@ -333,7 +333,7 @@ def test_workers_read_ahead_a_bounded_number_of_windows(ordered):
 
 
 def test_idset_membership_survives_merges(monkeypatch):
-    import claims.idset as idset
+    import claims.batch.idset as idset
     monkeypatch.setattr(idset, "_MERGE_AT", 64)
     s = IdSet()
     for i in range(5000):
@@ -602,7 +602,7 @@ def test_score_window_groups_records_by_their_disputes():
             calls.append(([i for i, _ in items], disputes))
             from claims.doc import ArticleResult
             return [ArticleResult(i, t) for i, t in items]
-    own = tuple(__import__("claims.records", fromlist=["x"]).record_disputes(OWN))
+    own = tuple(__import__("claims.batch.readers", fromlist=["x"]).record_disputes(OWN))
     items = [("1", "a", None), ("2", "b", None), ("3", "c", own), ("4", "d", own), ("5", "e", None)]
     assert [r["id"] for r in batch_mod.score_window(Analyzer(), items, 8)] == ["1", "2", "3", "4", "5"]
     assert [(ids, d and [x.id for x in d]) for ids, d in calls] == \

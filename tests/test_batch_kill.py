@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from claims.sinks import read_output
+from claims.batch.sinks import read_output
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 400

@@ -45,7 +45,7 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
 
 
 def test_ray_actor_that_cannot_load_the_model_stops_the_job_with_its_message(tmp_path, local_ray):
-    from claims.records import BatchError
+    from claims.batch.readers import BatchError
     from tests.test_batch import _Broken
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Text."}])
     with pytest.raises(BatchError, match="^no attribution model at /nowhere$"):

@@ -508,7 +508,7 @@ def test_console_exports(app, client, schema):
 
 def test_console_exports_read_by_training(app, client, tmp_path):
     """The training scripts' readers accept the exports (``--extra``)."""
-    from claims import corpora
+    import corpora
     art = add_article(client, app)
     for c in art["claims"]:
         client.post(f"/api/claims/{c['db_id']}", json={"version": 1, "action": "accept",
@@ -519,7 +519,7 @@ def test_console_exports_read_by_training(app, client, tmp_path):
     articles = list(corpora.read_jsonl(p))
     gold = corpora.gold_claims(articles[0]["attributions"])
     assert len(gold) == len(art["claims"]) and all(g["content"] for g in gold)
-    from claims.segment import segment
+    from claims.nlp.segment import segment
     seg = segment(articles[0]["text"])
     assert all(seg.word_range(*g["content"][0]) for g in gold)
     p = tmp_path / "st.jsonl"

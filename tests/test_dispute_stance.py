@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from claims.doc import STANCE_LABELS, Claim, Span
-from claims.encoder import load_tokenizer
-from claims.segment import prepare
-from claims.stance import ROLE_CONTENT, ROLE_CONTEXT, ROLE_CUE, ROLE_SOURCE, claim_subwords, decide
+from claims.nlp.encoder import load_tokenizer
+from claims.nlp.segment import prepare
+from claims.nlp.stance import ROLE_CONTENT, ROLE_CONTEXT, ROLE_CUE, ROLE_SOURCE, claim_subwords, decide
 from eval.dispute_metrics import Pair, fit_side_threshold, related_prf, sided_prf, summary
 
 
@@ -138,8 +138,8 @@ def test_training_runs_checkpoints_and_resumes(tmp_path):
 
 
 def test_claim_in_context_reads_the_sentence_before_and_joins_spans_in_order():
-    from claims.polarity import claim_in_context
-    from claims.segment import segment
+    from claims.nlp.polarity import claim_in_context
+    from claims.nlp.segment import segment
     text = "The report says Acme hid the losses. Acme denies the allegations, a spokesman said."
     s = text.index("Acme denies")
     claim = Claim("c", [Span.of(text, s + 12, s + 27)], Span.of(text, s + 5, s + 11), Span.of(text, s, s + 4))
@@ -149,7 +149,7 @@ def test_claim_in_context_reads_the_sentence_before_and_joins_spans_in_order():
 
 
 def test_second_stage_shares_out_only_the_related_mass():
-    from claims.polarity import combine
+    from claims.nlp.polarity import combine
     first = np.array([[0.3, 0.1, 0.2, 0.4], [0.05, 0.05, 0.0, 0.9]])
     pol = np.array([[0.1, 0.8, 0.1], [1.0, 0.0, 0.0]])
     out = combine(first, pol)
@@ -159,7 +159,7 @@ def test_second_stage_shares_out_only_the_related_mass():
 
 
 def test_encode_pairs_puts_proposition_context_and_claim_in_order():
-    from claims.polarity import encode_pairs
+    from claims.nlp.polarity import encode_pairs
     tok = load_tokenizer()
     ids = encode_pairs(tok, ["taxes rise"], ["earlier words"], ["she denied it"])
     toks = [tok.id_to_token(int(i)) for i in ids[0] if int(i)]
@@ -169,10 +169,10 @@ def test_encode_pairs_puts_proposition_context_and_claim_in_order():
 def test_second_stage_reads_only_pairs_over_the_gate():
     import torch
     from claims.doc import Dispute
-    from claims.encoder import EncoderConfig
-    from claims.polarity import PolarityModel, PolarityNet
-    from claims.segment import segment
-    from claims.stance import StanceModel, StanceNet
+    from claims.nlp.encoder import EncoderConfig
+    from claims.nlp.polarity import PolarityModel, PolarityNet
+    from claims.nlp.segment import segment
+    from claims.nlp.stance import StanceModel, StanceNet
 
     cfg, tok = EncoderConfig(), load_tokenizer()
     pol = PolarityModel(PolarityNet(cfg, 4).eval(), {"shared_layers": 2, "gate": 0.5, "side_threshold": 0.0}, tok)

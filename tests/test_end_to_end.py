@@ -9,7 +9,7 @@ import sys
 import jsonschema
 import pytest
 
-from claims.resolve import normalize
+from claims.nlp.resolve import normalize
 
 from conftest import ROOT, SEED_TEXT
 
@@ -73,7 +73,7 @@ def test_seed_required_claims_have_the_right_speaker(seed_result, seed_gold):
 
 def test_seed_narration_does_not_become_claims(seed_result, seed_gold, seed_text):
     """No claim in a sentence where the gold has no attribution at all (the narrator's own words)."""
-    from claims.segment import sentence_spans
+    from claims.nlp.segment import sentence_spans
     gold = [tuple(g[k]["span"]) for g in seed_gold["claims"] for k in ("content", "cue", "source") if g.get(k)]
     attributed = [s for s in sentence_spans(seed_text) if any(_overlap(s, g) for g in gold)]
     stray = [c["content"][0]["text"] for c in seed_result["claims"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from claims.segment import segment
+from claims.nlp.segment import segment
 from eval.metrics import (Counts, DocScores, bootstrap, bootstrap_counts, claim_counts_at_thresholds, claim_form,
                           claim_slice_counts, doc_count_array, exact_counts, match_claims, overlap_counts, prf_array,
                           score_document, summarize)
@@ -234,7 +234,7 @@ def test_stance_reliability_and_ece_hand_computed():
 
 
 def test_stance_reliability_agrees_with_the_models_ece():
-    from claims.stance import expected_calibration_error
+    from claims.nlp.stance import expected_calibration_error
     rng = np.random.default_rng(1)
     probs = rng.dirichlet(np.ones(4), 300)
     labels = rng.integers(0, 4, 300)

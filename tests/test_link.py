@@ -1,6 +1,6 @@
-from claims.link import fit_linker, gold_tagged
-from claims.segment import segment
-from claims.tagger import TaggedSpan
+from claims.nlp.link import fit_linker, gold_tagged
+from claims.nlp.segment import segment
+from claims.nlp.tagger import TaggedSpan
 
 
 def _spans(seg, text, items):

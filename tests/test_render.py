@@ -3,7 +3,7 @@ import io
 from rich.console import Console
 
 from claims.doc import ArticleResult, Claim, Dispute, Span, Speaker, Stance
-from claims.render import print_result
+from claims.cli.render import print_result
 
 TEXT = "Moscow denies the allegations."
 

@@ -1,8 +1,8 @@
 import pytest
 
 from claims.doc import Span
-from claims.resolve import AliasTable, normalize, resolve_sources
-from claims.segment import segment
+from claims.nlp.resolve import AliasTable, normalize, resolve_sources
+from claims.nlp.segment import segment
 
 
 def resolve(text: str, *sources: str) -> list:
@@ -82,7 +82,7 @@ def test_alias_table_extra_file_overrides(tmp_path):
 def explain(text: str, *sources: str) -> list:
     """(stage, speaker name) for each source phrase, resolved in order with earlier ones as history;
     a phrase written "2:Lind" is its occurrence in the second sentence or later."""
-    from claims.resolve import Resolver
+    from claims.nlp.resolve import Resolver
     seg = segment(text)
     r = Resolver(seg)
     history, out, pos = [], [], 0
@@ -119,7 +119,7 @@ def test_resolve_stage(text, sources, expected):
 
 
 def test_resolve_stages_are_ordered_and_end_with_description():
-    from claims.resolve import Resolver
+    from claims.nlp.resolve import Resolver
     assert Resolver.STAGES[-1] == "description"
     assert all(hasattr(Resolver, "_sieve_" + s) for s in Resolver.STAGES)
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from claims.encoder import load_tokenizer
-from claims.segment import (CASE_LOWER, CASE_NONE, CASE_TITLE, CASE_UPPER, QUOTE_IN, QUOTE_MARK, QUOTE_OUT,
+from claims.nlp.encoder import load_tokenizer
+from claims.nlp.segment import (CASE_LOWER, CASE_NONE, CASE_TITLE, CASE_UPPER, QUOTE_IN, QUOTE_MARK, QUOTE_OUT,
                             prepare, segment, sentence_spans, windows)
 
 

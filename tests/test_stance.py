@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from claims.doc import STANCE_LABELS, Claim, Span
-from claims.encoder import EncoderConfig, build_trunk, load_tokenizer
-from claims.segment import prepare
-from claims.stance import (ROLE_CONTENT, ROLE_CUE, ROLE_SOURCE, StanceModel, StanceNet, claim_subwords,
+from claims.nlp.encoder import EncoderConfig, build_trunk, load_tokenizer
+from claims.nlp.segment import prepare
+from claims.nlp.stance import (ROLE_CONTENT, ROLE_CUE, ROLE_SOURCE, StanceModel, StanceNet, claim_subwords,
                            expected_calibration_error, fit_temperature)
 
 

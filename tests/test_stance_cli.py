@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_stance_cli_keeps_input_order_and_records_bad_lines(tmp_path):
-    from claims.stance import DEFAULT_STANCE_DIR
+    from claims.nlp.stance import DEFAULT_STANCE_DIR
     if not (DEFAULT_STANCE_DIR / "config.json").exists():
         pytest.skip("no stance model installed")
     inp = tmp_path / "pairs.jsonl"
@@ -29,7 +29,7 @@ def test_stance_cli_keeps_input_order_and_records_bad_lines(tmp_path):
 
 
 def test_stance_cli_output_dash_is_stdout(tmp_path, capsys, monkeypatch):
-    from claims.stance import DEFAULT_STANCE_DIR
+    from claims.nlp.stance import DEFAULT_STANCE_DIR
     if not (DEFAULT_STANCE_DIR / "config.json").exists():
         pytest.skip("no stance model installed")
     inp = tmp_path / "pairs.jsonl"
@@ -43,7 +43,7 @@ def test_stance_cli_output_dash_is_stdout(tmp_path, capsys, monkeypatch):
 
 
 def test_stance_cli_shows_progress_like_batch(tmp_path, capsys, monkeypatch):
-    from claims.stance import DEFAULT_STANCE_DIR
+    from claims.nlp.stance import DEFAULT_STANCE_DIR
     if not (DEFAULT_STANCE_DIR / "config.json").exists():
         pytest.skip("no stance model installed")
     monkeypatch.setattr("claims.progress.LOG_EVERY_S", 0.0)    # a log line after every batch

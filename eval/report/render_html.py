@@ -261,7 +261,7 @@ def _slice_table(a: dict, F: Figures, key: str, order: list[str], what: str) -> 
 
 def _by_form(a: dict, F: Figures) -> str:
     return ("<h3>By form</h3><p class=\"note\">Gold form from quotation marks in the content (the rule of "
-            "<code>claims/form.py</code>): all words quoted = direct, some = mixed, none = indirect. Claims are "
+            "<code>claims/nlp/form.py</code>): all words quoted = direct, some = mixed, none = indirect. Claims are "
             "matched over the whole article; precision counts predictions of that form, recall gold claims of "
             "that form.</p>" + _slice_table(a, F, "by_form", list(FORMS), "form"))
 

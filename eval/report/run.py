@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from claims import corpora
+import corpora
 
 from . import collect, gallery
 from .compare import compare
@@ -191,12 +191,12 @@ def run_attribution_model(articles: list[dict], model: Optional[str], steps: Ste
 # -- stance ------------------------------------------------------------------------------------
 
 def _stance_model_dir(opts: Options) -> Path:
-    from claims.stance import DEFAULT_STANCE_DIR
+    from claims.nlp.stance import DEFAULT_STANCE_DIR
     return Path(opts.stance_model) if opts.stance_model else DEFAULT_STANCE_DIR
 
 
 def _attribution_model_dir(opts: Options) -> Path:
-    from claims.extract import DEFAULT_MODEL_DIR
+    from claims.nlp.extract import DEFAULT_MODEL_DIR
     return Path(opts.model) if opts.model else DEFAULT_MODEL_DIR
 
 
@@ -241,7 +241,7 @@ def seed_records(opts: Options, analyzer, steps: Steps) -> tuple[list[dict], dic
 
 def stance_parts(opts: Options, steps: Steps) -> dict:
     """The stance section: dev data, model probabilities, baseline predictions, seed disputes."""
-    from claims.extract import ModelError
+    from claims.nlp.extract import ModelError
     from ..stance import TfidfBaseline, load_dir, model_predictions
 
     folder, sets = Path(opts.stance), None
@@ -336,7 +336,7 @@ def build(opts: Options, progress=None) -> dict:
     elif not (attr_dir / "config.json").exists():
         model_missing = f"no attribution model at {attr_dir} (set --model or $CLAIMS_ATTRIBUTION_MODEL)"
     else:
-        from claims.extract import ModelError
+        from claims.nlp.extract import ModelError
         steps.step("running the attribution model")
         try:
             predictions, timing, analyzer = run_attribution_model(articles, str(attr_dir), steps)
@@ -373,7 +373,7 @@ def build(opts: Options, progress=None) -> dict:
                    or "the attribution model was not run (predictions were read from a file)")
             report["stance"]["disputes"] = collect.dispute_section(None, missing=f"needs both models: {why}")
         else:
-            from claims.stance import StanceModel
+            from claims.nlp.stance import StanceModel
             analyzer.stance = StanceModel.load(stance_dir, analyzer.trunk.cfg, analyzer.tokenizer, analyzer.trunk)
             records, titles, source = seed_records(opts, analyzer, steps)
             report["stance"]["disputes"] = collect.dispute_section(records, titles, source=source,

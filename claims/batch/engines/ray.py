@@ -31,9 +31,9 @@ import time
 import warnings
 from typing import Iterator
 
-from .batch import Options, Summary, Unit, admit, peak_rss_mb, score_window, window_outputs, windows
-from .records import BatchError, Record, Source
-from .sinks import DoneIds, dumps
+from ..job import Options, Summary, Unit, admit, peak_rss_mb, score_window, window_outputs, windows
+from ..readers import BatchError, Record, Source
+from ..sinks import DoneIds, dumps
 
 # Ray Data merges small outputs into blocks of up to this size; small blocks keep the actors
 # evenly busy and the results flowing back while the job runs (the default is 128 MiB).
@@ -60,7 +60,7 @@ def _dec(b):
 
 def _disputes(b):
     """A record's own disputes back from a row (None: the job's)."""
-    from .doc import Dispute
+    from ...doc import Dispute
     return None if b is None else tuple(Dispute(**d) for d in json.loads(_dec(b)))
 
 

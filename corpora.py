@@ -23,7 +23,7 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
         return Path(path)
     if os.environ.get("CLAIMS_DATA"):
         return Path(os.environ["CLAIMS_DATA"])
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(__file__).resolve().parents[1] / "shared" / "data"
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:

@@ -28,12 +28,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .doc import STANCE_LABELS, ArticleResult, Dispute, Stance
+from ..doc import STANCE_LABELS, ArticleResult, Dispute, Stance
 from .encoder import EncoderConfig, Top
 from .segment import Prepared
 
 DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")
-                          or Path(__file__).resolve().parent / "models" / "stance")
+                          or Path(__file__).resolve().parents[1] / "models" / "stance")
 
 ROLE_PAD, ROLE_SOURCE, ROLE_CUE, ROLE_CONTENT, ROLE_CONTEXT = range(5)
 MAX_CLAIM_TOKENS = 160   # subwords of one claim given to the head (source + cue + content)
@@ -185,7 +185,7 @@ class StanceModel:
     tokenizer: object
     trunk: Optional[nn.Module] = None
     path: Optional[Path] = None
-    polarity: Optional[object] = None   # the second stage (claims.polarity.PolarityModel), when shipped
+    polarity: Optional[object] = None   # the second stage (claims.nlp.polarity.PolarityModel), when shipped
     _prop_cache: dict = field(default_factory=dict)
 
     @property

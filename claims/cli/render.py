@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .doc import ArticleResult
+from ..doc import ArticleResult
 
 STANCE_STYLE = {"favor": "green", "against": "red", "neutral": "yellow", "unrelated": "dim"}
 

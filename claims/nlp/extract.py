@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from . import form as form_mod
-from .doc import Claim, Span
+from ..doc import Claim, Span
 from .encoder import EncoderConfig
 from .link import LinkedClaim, Linker, LogisticScorer
 from .resolve import AliasTable, resolve_sources
@@ -25,7 +25,7 @@ from .segment import Segmented
 from .tagger import LABELS, TaggedSpan, TaggerNet, decode
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
-                         or Path(__file__).resolve().parent / "models" / "attribution")
+                         or Path(__file__).resolve().parents[1] / "models" / "attribution")
 
 CONFIDENCE_FEATURES = ("bias", "log_cue_prob", "log_content_prob", "log_content_link", "log_source_link",
                        "has_source", "n_fragments", "log_content_words")

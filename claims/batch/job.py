@@ -27,9 +27,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
-from .doc import ArticleResult, Dispute
+from ..doc import ArticleResult, Dispute
 from .idset import IdSet
-from .records import BatchError, Record, Source  # noqa: F401 - BatchError and Record are part of this API
+from .readers import BatchError, Record, Source  # noqa: F401 - BatchError and Record are part of this API
 from .sinks import PART_ROWS, DoneIds, open_sink, read_job, write_job
 
 WINDOW_UNITS = 256   # a window closes at this many records even if few of them need the model
@@ -81,8 +81,8 @@ class AnalyzerSpec:
 
     def build(self):
         """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
-        from .analyzer import Analyzer
-        from .extract import ModelError
+        from ..analyzer import Analyzer
+        from ..nlp.extract import ModelError
         try:
             return Analyzer(model=self.model, stance_model=False if self.no_stance else self.stance_model,
                             disputes=list(self.disputes), max_chars=self.max_chars,
@@ -326,7 +326,7 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
     """Run ``claims batch`` with the parsed arguments; returns the summary (printed unless
     --quiet). ``spec`` builds the analyzer (default: ``AnalyzerSpec`` from the arguments);
     ``args.note``, if set, is printed on stderr once the input and output are open."""
-    from .progress import Progress
+    from ..progress import Progress
 
     opts = options_from_args(args)
     engine = getattr(args, "engine", "local") or "local"
@@ -361,10 +361,10 @@ def run_batch(args, disputes: list[Dispute], spec=None) -> Summary:
         progress = Progress(quiet=args.quiet, total=source.size(),
                             bar=not (args.output == "-" and sys.stdout.isatty()))
         if engine == "ray":
-            from .ray_engine import score_on_ray
+            from .engines.ray import score_on_ray
             outputs = score_on_ray(source, sink.done, spec, opts, summary)
         elif (opts.workers or 1) > 1:
-            from .workers import score_in_processes
+            from .engines.processes import score_in_processes
             outputs = score_in_processes(windows(admit(source, sink.done), opts.batch_size), spec, opts, summary)
         else:
             outputs = score_here(windows(admit(source, sink.done), opts.batch_size), spec, opts, summary)

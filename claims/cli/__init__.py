@@ -59,7 +59,7 @@ def load_disputes(path: str | None, quiet: bool = False) -> list:
     """The disputes of a command: ``--disputes``, else the file named by ``$CLAIMS_DISPUTES``,
     else none, said once on stderr (unless ``quiet``): stances toward disputes the user never
     chose would be noise, so there is no built-in default."""
-    from . import disputes
+    from .. import disputes
     where = ""
     if not path and os.environ.get(DISPUTES_ENV):
         path, where = os.environ[DISPUTES_ENV], f"${DISPUTES_ENV}: "
@@ -74,8 +74,8 @@ def load_disputes(path: str | None, quiet: bool = False) -> list:
 
 
 def make_analyzer(args, disputes):
-    from .analyzer import Analyzer
-    from .extract import ModelError
+    from ..analyzer import Analyzer
+    from ..nlp.extract import ModelError
     # with no disputes to score, the stance model would be loaded for nothing
     no_stance = args.no_stance or not disputes
     try:
@@ -86,10 +86,10 @@ def make_analyzer(args, disputes):
 
 
 def cmd_analyze(args) -> int:
-    from .analyzer import InputError
+    from ..analyzer import InputError
     name, text = read_text_arg(args.file, args.max_chars)
     try:
-        from .analyzer import check_text
+        from ..analyzer import check_text
         check_text(text, args.max_chars)
     except InputError as e:
         raise UserError(f"{args.file}: {e}") from None
@@ -105,7 +105,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batch import BatchError, run_batch
+    from ..batch.job import BatchError, run_batch
     disputes = load_disputes(args.disputes, quiet=True)
     if not disputes and not args.no_stance:
         args.note = NO_DISPUTES_NOTE     # said once the job has started, not before an error line
@@ -117,7 +117,7 @@ def cmd_batch(args) -> int:
 
 
 def cmd_stance(args) -> int:
-    from .stance_cli import run_stance
+    from .stance import run_stance
     return run_stance(args)
 
 
@@ -144,7 +144,7 @@ def confidence_arg(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
     ap = argparse.ArgumentParser(prog="claims", description="Who claims what in the news, and where each "
                                  "speaker stands on the disputes you track.")
     ap.add_argument("--version", action="version", version=f"claims {__version__}")
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stance)
 
     try:
-        from .console.cli import add_console_commands
+        from ..console.cli import add_console_commands
     except ImportError:
         pass
     else:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Iterable, Iterator, Optional
 
-from .batch import Options, Summary, Unit, peak_rss_mb, score_window, window_outputs, work_items
-from .doc import ArticleResult
-from .records import BatchError
+from ..job import Options, Summary, Unit, peak_rss_mb, score_window, window_outputs, work_items
+from ...doc import ArticleResult
+from ..readers import BatchError
 
 AHEAD_PER_WORKER = 4     # windows read ahead of the writer, per worker
 STOP_TIMEOUT_S = 5.0

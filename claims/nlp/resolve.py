@@ -35,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from .doc import Span, Speaker
+from ..doc import Span, Speaker
 from .segment import CASE_LOWER, CASE_NONE, QUOTE_OUT, Segmented
 
 if sys.version_info >= (3, 11):

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import torch
 
-from .doc import STANCE_LABELS
-from .progress import Progress
+from ..doc import STANCE_LABELS
+from ..progress import Progress
 
 
 def _read(path: str, at: list):
@@ -47,10 +47,10 @@ def _read(path: str, at: list):
 
 
 def run_stance(args) -> int:
-    from .cli import EXIT_OK, EXIT_SOME_FAILED, UserError
-    from .encoder import build_trunk, load_tokenizer
-    from .extract import AttributionModel, ModelError
-    from .stance import StanceModel, text_roles
+    from . import EXIT_OK, EXIT_SOME_FAILED, UserError
+    from ..nlp.encoder import build_trunk, load_tokenizer
+    from ..nlp.extract import AttributionModel, ModelError
+    from ..nlp.stance import StanceModel, text_roles
 
     if args.input != "-" and not Path(args.input).exists():
         raise UserError(f"{args.input}: no such file")

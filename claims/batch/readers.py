@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .disputes import DisputeError, validate as validate_dispute
+from ..disputes import DisputeError, validate as validate_dispute
 
 FORMATS = ("jsonl", "csv", "parquet")
 DISPUTES_FIELD = "disputes"    # a record's own disputes (see ``record_disputes``)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .doc import STANCE_LABELS
+from ..doc import STANCE_LABELS
 from .idset import IdSet
-from .records import BatchError
+from .readers import BatchError
 
 FSYNC_SECONDS = 5.0
 PART_SECONDS = 60.0
