@@ -18,26 +18,17 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from . import __version__
 from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
+from .errors import MAX_CHARS, InputError, ModelError
 from .nlp.encoder import build_trunk, load_tokenizer
 from .nlp.extract import AttributionModel, build_claims
 from .nlp.resolve import AliasTable
-from .nlp.segment import Prepared, collate, gather_words, prepare, windows
-from .nlp.tagger import LABELS
+from .nlp.segment import Prepared, collate, prepare, windows
+from .nlp.forward import window_shape, word_logprobs
 
-MAX_CHARS = 200_000  # about 30,000 words; far beyond any news article
-
-
-class InputError(ValueError):
-    """Input a user can fix: ``kind`` is a short machine-readable name."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
 
 
 def check_text(text: object, max_chars: int = MAX_CHARS) -> str:
@@ -74,18 +65,16 @@ class Analyzer:
         self.trunk = build_trunk(self.model.shared_layers)
         self.stance = None
         if stance_model is not False:
-            from .nlp.stance import StanceModel, DEFAULT_STANCE_DIR
+            from .nlp.stance import DEFAULT_STANCE_DIR
             path = Path(stance_model) if stance_model not in (None, True) else DEFAULT_STANCE_DIR
             if stance_model not in (None, True) or (path / "config.json").exists():
-                self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
-                if self.stance.shared_layers != self.model.shared_layers:
-                    raise ValueError("the stance and attribution models were trained on different trunks")
+                self.use_stance_model(path)
         self.disputes = disputes if disputes is not None else disputes_mod.default()
         self.aliases = aliases
         self.batch_size = batch_size
         self.max_chars = max_chars
-        self.max_len = int(self.model.config.get("max_len", 256))
-        self.stride = stride or int(self.model.config.get("stride", 128))
+        self.max_len, trained_stride = window_shape(self.model.config)
+        self.stride = stride or trained_stride
         self.min_confidence = min_confidence
         self._cls = self.tokenizer.token_to_id("[CLS]")
         self._sep = self.tokenizer.token_to_id("[SEP]")
@@ -135,6 +124,26 @@ class Analyzer:
                     except Exception as e:  # noqa: BLE001 - recorded, never fatal to the job
                         yield ArticleResult.failed(job.id, "model_error", f"{type(e).__name__}: {e}")
 
+    def use_stance_model(self, path: str | Path) -> None:
+        """Load the stance model in ``path`` (``ModelError`` if it is not there) on this analyzer's trunk."""
+        from .nlp.stance import StanceModel
+        stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
+        if stance.shared_layers != self.model.shared_layers:
+            raise ValueError("the stance and attribution models were trained on different trunks")
+        self.stance = stance
+
+    @torch.inference_mode()
+    def score_pairs(self, targets: list[str], texts: list[str]) -> np.ndarray:
+        """Stance of single (target, text) pairs, as ``claims stance`` gives it: (N, 4) probabilities
+        in the order of ``STANCE_LABELS``. Each text is read like a claim: the attribution model marks
+        its own sources and cues, and the stance model's first stage scores it against the target."""
+        if self.stance is None:
+            raise ModelError("no stance model is loaded")
+        from .nlp.stance import text_roles
+        max_len = int(self.stance.config.get("max_text_len", 160))
+        roles = text_roles(texts, self.model, self.trunk, self.tokenizer, max_len)
+        return self.stance.score_texts(targets, texts, roles, self.trunk)
+
     @torch.inference_mode()
     def score_stance(self, text: str, claims: list, disputes: list[Dispute]) -> list:
         """Set the stance of given claims (e.g. corrected by a reviewer) toward ``disputes``,
@@ -160,24 +169,12 @@ class Analyzer:
         for j in live:
             j.prepared = prepare(texts[j.index - jobs[0].index], self.tokenizer)
         prepared = [j.prepared for j in live]
-        wins = [w for k, p in enumerate(prepared)
-                for w in windows(p.sub, k, self._cls, self._sep, self.max_len, self.stride)]
-        fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
-        fill[0] = 0.0
-        n_words = [len(p.seg) for p in prepared]
-        into = best = None
         stance_states = [] if (self.stance is not None and disputes) else None
-        for b in range(0, len(wins), self.batch_size):
-            batch = wins[b:b + self.batch_size]
-            arr = {k: torch.from_numpy(v) for k, v in collate(batch, prepared).items()}
-            h = self.trunk(arr["ids"])  # (B, L, H)
-            logits = self.model.net(h, arr["ids"], arr["case"], arr["quote"])
-            lp = F.log_softmax(logits.float(), -1).numpy()
-            into, best = gather_words(batch, lp, n_words, fill, into, best)
-            if stance_states is not None:
-                stance_states.append((batch, self.stance.encode_states(h, arr["ids"])))
-        if into is None:
-            into = [np.zeros((0, len(LABELS)), dtype=np.float32) for _ in prepared]
+
+        def keep_stance_states(batch, h, ids):
+            stance_states.append((batch, self.stance.encode_states(h, ids)))
+        into = word_logprobs(prepared, self.trunk, self.model.net, self.tokenizer, self.max_len, self.stride,
+                             self.batch_size, keep_stance_states if stance_states is not None else None)
         results = {}
         for k, j in enumerate(live):
             claims = build_claims(j.prepared.seg, into[k], self.model, self.aliases, self.min_confidence)

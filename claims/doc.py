@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .labels import STANCE_LABELS
+
 SCHEMA_VERSION = 1
 
 FORMS = ("direct", "indirect", "mixed")
 SPEAKER_TYPES = ("person", "organization", "government", "group", "media", "document", "other", "unknown")
-STANCE_LABELS = ("favor", "against", "neutral", "unrelated")
 
 
 @dataclass(frozen=True, order=True)

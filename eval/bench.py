@@ -138,7 +138,7 @@ def batch_child(options: list[str]) -> int:
     records written per second between the 10th and the 90th percentile of write times, which
     leaves out model loading and the last, partly idle, window."""
     from claims.batch import sinks
-    from claims.batch import run_batch
+    from claims.batch import BatchJob, run_batch
     from claims.cli import build_parser
     times: list[float] = []
     write = sinks.JsonlSink.write
@@ -148,7 +148,7 @@ def batch_child(options: list[str]) -> int:
         times.append(time.perf_counter())
 
     sinks.JsonlSink.write = timed_write
-    summary = run_batch(build_parser().parse_args(["batch", *options]), []).to_dict()
+    summary = run_batch(BatchJob.from_args(build_parser().parse_args(["batch", *options])), []).to_dict()
     lo, hi = int(0.1 * len(times)), int(0.9 * len(times))
     summary["steady_articles_per_s"] = (hi - lo) / (times[hi] - times[lo]) if hi > lo else 0.0
     print(json.dumps(summary))

@@ -141,7 +141,7 @@ def evaluate(args) -> dict:
             bpred = base.predict([r["target"] for r in rows], [r["text"] for r in rows])
             entry["baseline"] = stance_metrics(gold, bpred, name)
         report["datasets"][name] = entry
-    from claims.nlp.stance import expected_calibration_error
+    from training.calibration import expected_calibration_error
     all_p = np.concatenate([probs[k] for k in dev])
     all_y = np.concatenate([[STANCE_LABELS.index(r["label"]) for r in dev[k]] for k in dev])
     report["ece"] = expected_calibration_error(all_p, all_y)

@@ -129,7 +129,7 @@ def bootstrap_metric(gold: list[str], pred: list[str], key: str, groups: list[st
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> tuple[list[dict], float]:
     """Reliability diagram data of the top-label probability, equal-width bins: per bin its
     bounds, count, mean confidence and accuracy; and the expected calibration error (a fraction,
-    the same figure as ``claims.nlp.stance.expected_calibration_error``)."""
+    the same figure as ``training.calibration.expected_calibration_error``)."""
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
     conf = probs.max(1) if len(probs) else np.zeros(0)
     correct = probs.argmax(1) == labels if len(probs) else np.zeros(0, dtype=bool)

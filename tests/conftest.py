@@ -1,5 +1,7 @@
-"""Shared fixtures. Tests marked ``slow`` run the shipped model; ``data`` tests need ../shared/data
-and are skipped when it is absent."""
+"""Shared fixtures. Tests marked ``slow`` run the shipped model; ``system`` tests run whole programs
+(the command line in a subprocess, worker processes, Ray, a browser) and every ``slow`` test is one
+too, so ``pytest -m "not system"`` is the fast inner loop; ``data`` tests need ../shared/data and are
+skipped when it is absent."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ def pytest_collection_modifyitems(config, items):
     import corpora
     has_data = corpora.polnear_path("dev").exists()
     for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(pytest.mark.system)
         if "data" in item.keywords and not has_data:
             item.add_marker(pytest.mark.skip(reason="../shared/data (or $CLAIMS_DATA) not found"))
 

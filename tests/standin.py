@@ -89,9 +89,9 @@ def _claim(text: str) -> Claim:
 
 
 def main(argv=None) -> int:
-    from claims.batch import run_batch
+    from claims.batch import BatchJob, run_batch
     from claims.cli import EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, build_parser
-    from claims.batch.readers import BatchError
+    from claims.errors import BatchError
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--log")
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     own, rest = ap.parse_known_args(argv)
     args = build_parser().parse_args(["batch", *rest])
     try:
-        summary = run_batch(args, [], spec=StandIn(own.delay, own.log))
+        summary = run_batch(BatchJob.from_args(args), [], spec=StandIn(own.delay, own.log))
     except BatchError as e:
         print(f"claims: error: {e}", file=sys.stderr)
         return EXIT_ERROR

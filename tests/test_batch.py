@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from claims import batch as batch_mod
-from claims.batch import Options, Summary, Unit, admit, run_batch, windows
+from claims.batch import BatchJob, Options, Summary, Unit, admit, run_batch, windows
 from claims.batch.idset import IdSet
 from claims.progress import Progress
 from claims.batch.readers import Record
@@ -21,17 +21,17 @@ from claims.batch.sinks import JsonlSink, open_sink, read_output, repair_torn_ta
 from tests.standin import StandIn
 
 
-def _args(inp, out, **kw):
+def _job(inp, out, **kw):
     base = dict(input=str(inp), output=str(out), id_field="id", text_field="text", format=None, overwrite=False,
                 batch_size=2, workers=None, threads=None, ordered=False, engine="local", ray_address=None,
                 quiet=True, disputes=None, model=None, stance_model=None, no_stance=True, max_chars=200_000,
                 part_rows=20_000)
     base.update(kw)
-    return SimpleNamespace(**base)
+    return BatchJob.from_args(SimpleNamespace(**base))
 
 
 def _run(inp, out, spec=None, **kw) -> Summary:
-    return run_batch(_args(inp, out, **kw), [], spec=spec or StandIn())
+    return run_batch(_job(inp, out, **kw), [], spec=spec or StandIn())
 
 
 def _lines(path):
@@ -65,7 +65,7 @@ def _write_jsonl(path, rows):
     return path
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.system)])
 def test_batch_failures_are_records_and_the_job_goes_on(tmp_path, workers):
     inp = _write_jsonl(tmp_path / "in.jsonl", MIXED)
     out = tmp_path / "out.jsonl"
@@ -82,6 +82,7 @@ def test_batch_failures_are_records_and_the_job_goes_on(tmp_path, workers):
     assert {r["id"] for r in rows} >= {"a", "e", "f", "7"}
 
 
+@pytest.mark.system
 def test_batch_ordered_workers_write_what_one_process_writes(tmp_path):
     rows = MIXED + [{"id": f"n{i}", "text": f"Speaker{i} said {i}."} for i in range(30)]
     inp = _write_jsonl(tmp_path / "in.jsonl", rows)
@@ -209,7 +210,7 @@ def test_batch_unpaired_surrogates_are_an_error_record_and_the_output_stays_utf8
     assert rows[1]["error"] is None
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.system)])
 def test_batch_exception_inside_analyze_many_fails_only_that_article(tmp_path, workers):
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Good one."}, {"id": "2", "text": "RAISE now"},
                                                {"id": "3", "text": "Good too."}])
@@ -220,6 +221,7 @@ def test_batch_exception_inside_analyze_many_fails_only_that_article(tmp_path, w
     assert rows["1"]["error"] is None and rows["3"]["error"] is None and s.failed == 1
 
 
+@pytest.mark.system
 def test_batch_worker_crash_fails_only_that_article(tmp_path):
     rows = [{"id": str(i), "text": f"Text {i}."} for i in range(8)]
     rows[5]["text"] = "CRASH here"
@@ -237,6 +239,7 @@ class _Broken:
         raise batch_mod.BatchError("no attribution model at /nowhere")
 
 
+@pytest.mark.system
 def test_batch_worker_that_cannot_load_the_model_stops_the_job_with_its_message(tmp_path):
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Text."}])
     with pytest.raises(batch_mod.BatchError, match="no attribution model"):
@@ -306,6 +309,7 @@ def test_windows_hold_at_most_batch_size_articles_and_stream_skips():
     assert sum(len(w) for w in wins) == 1000
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("ordered", [False, True])
 def test_workers_read_ahead_a_bounded_number_of_windows(ordered):
     # memory stays flat: however long the input, the parent holds only a few windows per worker
@@ -394,6 +398,7 @@ def test_progress_draws_a_rich_bar_on_a_terminal():
     assert "ETA" in stream.getvalue() and "articles/s" in stream.getvalue()
 
 
+@pytest.mark.system
 def test_batch_memory_stays_flat_as_the_input_grows(tmp_path):
     # the writer and the workers, each in a fresh process, at 1,000 and 40,000 lines of 1 kB texts:
     # keeping even the texts of the larger input would add 40 MB
@@ -428,6 +433,7 @@ def _standin_cli(tmp_path, *argv, stdin=None):
                           cwd=tmp_path, env=env, input=stdin)
 
 
+@pytest.mark.system
 def test_batch_output_dash_is_stdout_and_the_summary_stays_on_stderr(tmp_path):
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Kerry said so."}, {"id": "b", "text": ""}])
     r = _standin_cli(tmp_path, inp, "-o", "-")
@@ -442,6 +448,7 @@ def test_batch_output_dash_is_stdout_and_the_summary_stays_on_stderr(tmp_path):
     assert not (tmp_path / "-").exists()
 
 
+@pytest.mark.system
 def test_batch_output_dash_has_nothing_to_resume_and_scores_everything_each_run(tmp_path):
     # a pipe holds no earlier records: each run writes every record
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Kerry said so."}])
@@ -464,6 +471,7 @@ def test_batch_refuses_an_input_that_is_no_records_with_what_to_run(tmp_path, na
     assert not (tmp_path / "o.jsonl").exists()
 
 
+@pytest.mark.system
 def test_batch_refusal_is_one_line_and_exit_2_on_the_command_line(tmp_path):
     inp = tmp_path / "article.txt"
     inp.write_text("Moscow denied the allegations. Kerry said talks went well.\n")
@@ -550,6 +558,7 @@ def test_batch_parquet_output_keeps_its_job_inside(tmp_path):
         _run(two, out)
 
 
+@pytest.mark.system
 def test_batch_refusing_another_job_is_one_line_and_exit_2(tmp_path):
     one = _write_jsonl(tmp_path / "one.jsonl", [{"id": "a", "text": "One."}])
     two = _write_jsonl(tmp_path / "two.jsonl", [{"id": "a", "text": "Two."}])
@@ -561,7 +570,7 @@ def test_batch_refusing_another_job_is_one_line_and_exit_2(tmp_path):
 OWN = [{"id": "taxes", "title": "Taxes", "proposition": "Taxes should rise."}]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.system)])
 def test_batch_record_disputes_replace_the_jobs_for_that_record(tmp_path, workers):
     from claims.doc import Dispute
     rows = [{"id": "a", "text": "Said a."},
@@ -574,7 +583,7 @@ def test_batch_record_disputes_replace_the_jobs_for_that_record(tmp_path, worker
     inp = _write_jsonl(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
     job = (Dispute("seed", "Seed", "The seed proposition."),)
-    s = run_batch(_args(inp, out, workers=workers, ordered=True), list(job), spec=StandIn(disputes=job))
+    s = run_batch(_job(inp, out, workers=workers, ordered=True), list(job), spec=StandIn(disputes=job))
     got = {r["id"]: r for r in _lines(out)}
     assert [d["id"] for d in got["a"]["disputes"]] == ["seed"]
     assert got["b"]["disputes"] == OWN == got["g"]["disputes"] and got["c"]["disputes"] == []
@@ -609,7 +618,7 @@ def test_score_window_groups_records_by_their_disputes():
         [(["1", "2"], None), (["3", "4"], ["taxes"]), (["5"], None)]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.system)])
 def test_batch_include_text_gives_records_that_hold_their_article(tmp_path, workers):
     inp = _write_jsonl(tmp_path / "in.jsonl", MIXED)
     out = tmp_path / "out.jsonl"

@@ -16,6 +16,8 @@ import pytest
 
 from claims.batch.sinks import read_output
 
+pytestmark = pytest.mark.system     # kills running jobs (and their worker processes)
+
 ROOT = Path(__file__).resolve().parents[1]
 N = 400
 

@@ -9,6 +9,8 @@ import pytest
 from tests.standin import StandIn
 from tests.test_batch import MIXED, _run, _write_jsonl
 
+pytestmark = pytest.mark.system     # starts a Ray instance
+
 ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,10 +38,10 @@ def test_batch_without_disputes_says_so_once_and_scores_none(monkeypatch, capsys
     import claims.batch
     specs = []
 
-    def spec(args, disputes):
+    def spec(job, disputes):
         specs.append(list(disputes))
         return StandIn()
-    monkeypatch.setattr(claims.batch.AnalyzerSpec, "from_args", staticmethod(spec))
+    monkeypatch.setattr(claims.batch.AnalyzerSpec, "from_job", staticmethod(spec))
     monkeypatch.delenv("CLAIMS_DISPUTES", raising=False)
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps({"id": str(i), "text": f"Said {i}."}) + "\n" for i in range(3)))

@@ -48,6 +48,7 @@ def test_analyze_bad_disputes_file(tmp_path, capsys):
     assert "must match" in capsys.readouterr().err
 
 
+@pytest.mark.system
 def test_cli_runs_as_a_program():
     out = subprocess.run([sys.executable, "-m", "claims", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("claims ")
@@ -63,10 +64,10 @@ def test_min_confidence_outside_0_1_is_refused(tmp_path, capsys, value):
 
 
 def test_min_confidence_reaches_the_batch_workers():
-    from claims.batch import AnalyzerSpec
+    from claims.batch import AnalyzerSpec, BatchJob
     from claims.cli import build_parser
     args = build_parser().parse_args(["batch", "in.jsonl", "-o", "out.jsonl", "--min-confidence", "0.8"])
-    assert AnalyzerSpec.from_args(args, []).min_confidence == 0.8
+    assert AnalyzerSpec.from_job(BatchJob.from_args(args), []).min_confidence == 0.8
 
 
 @pytest.mark.slow

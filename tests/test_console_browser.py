@@ -25,8 +25,9 @@ CHROMIUM = os.environ.get("CLAIMS_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
-                                reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(not Path(CHROMIUM).exists() and not shutil.which("chromium"),
+                                 reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)")]
 
 
 def _free_port() -> int:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from claims.console import app as console_app
+from claims.console import http as console_http
 from claims.console import auth
 from console_support import PASSWORD, login, make_console
 
@@ -77,7 +77,7 @@ def test_console_login_without_its_cookie_reads_no_body(app):
 
 
 def test_console_chunked_bodies_are_capped_for_sessions_too(app, monkeypatch):
-    monkeypatch.setattr(console_app, "MAX_UPLOAD", 3 << 20)
+    monkeypatch.setattr(console_http, "MAX_UPLOAD", 3 << 20)
     async def main():
         async with client_at(app, "10.0.0.3") as c:
             r = await try_login(c, "admin", PASSWORD)
@@ -108,7 +108,7 @@ def test_console_chunked_bodies_are_capped_for_sessions_too(app, monkeypatch):
 
 def test_console_declared_length_over_the_cap_is_refused_at_once(app):
     with TestClient(app) as c:
-        r = c.post("/api/login", content=b"x" * (console_app.MAX_LOGIN_BODY + 1),
+        r = c.post("/api/login", content=b"x" * (console_http.MAX_LOGIN_BODY + 1),
                    headers={"content-type": "application/json"})
         assert r.status_code == 413
 
@@ -116,7 +116,7 @@ def test_console_declared_length_over_the_cap_is_refused_at_once(app):
 def test_console_multipart_fields_are_bounded(app):
     with TestClient(app) as c:
         login(c, "admin")
-        fields = {f"f{i}": "x" for i in range(console_app.MAX_FORM_FIELDS + 5)}
+        fields = {f"f{i}": "x" for i in range(console_http.MAX_FORM_FIELDS + 5)}
         r = c.post("/api/articles", data=fields, files={"files": ("a.txt", b"Kerry said yes.", "text/plain")})
         assert r.status_code == 400, r.text
 
@@ -165,7 +165,7 @@ def test_console_simultaneous_guesses_are_limited_and_checks_bounded(app, monkey
             return [r.status_code for r in await asyncio.gather(*tries)]
     codes = run(main())
     assert codes.count(401) == auth.MAX_FAILURES and codes.count(429) == 25 - auth.MAX_FAILURES
-    assert peak[0] <= console_app.PASSWORD_CHECKS
+    assert peak[0] <= console_http.PASSWORD_CHECKS
 
 
 # -- 4. nobody can lock someone else out ---------------------------------------------------------------

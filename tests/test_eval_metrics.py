@@ -234,7 +234,7 @@ def test_stance_reliability_and_ece_hand_computed():
 
 
 def test_stance_reliability_agrees_with_the_models_ece():
-    from claims.nlp.stance import expected_calibration_error
+    from training.calibration import expected_calibration_error
     rng = np.random.default_rng(1)
     probs = rng.dirichlet(np.ones(4), 300)
     labels = rng.integers(0, 4, 300)

@@ -1,4 +1,4 @@
-from claims.nlp.link import fit_linker, gold_tagged
+from training.fit import fit_linker, gold_tagged
 from claims.nlp.segment import segment
 from claims.nlp.tagger import TaggedSpan
 
@@ -100,3 +100,18 @@ def test_gold_tagged_links_every_fragment():
     spans, links = gold_tagged(seg, _attributions(text, items))
     assert sum(kind == "content" for kind, _, _ in links) == 2
     assert sum(kind == "source" for kind, _, _ in links) == 1
+
+
+def test_feature_rows_line_up_with_their_names():
+    import numpy as np
+    import pytest
+    from claims.nlp.link import CONTENT_FEATURES, SOURCE_FEATURES, content_pairs, source_pairs
+
+    text = "The mayor said taxes rise and added that schools close."
+    seg = segment(text)
+    spans = sorted(_spans(seg, text, TRAIN_TEXTS[2][1]), key=lambda s: s.first)
+    assert {len(f) for _, _, f in content_pairs(seg, spans)} == {len(CONTENT_FEATURES)}
+    assert {len(f) for _, _, f in source_pairs(seg, spans, {})} == {len(SOURCE_FEATURES)}
+    scorer = _linker().content
+    with pytest.raises(ValueError, match="named features"):
+        scorer.prob(np.zeros((1, len(CONTENT_FEATURES) - 1)))

@@ -5,8 +5,8 @@ import torch
 from claims.doc import STANCE_LABELS, Claim, Span
 from claims.nlp.encoder import EncoderConfig, build_trunk, load_tokenizer
 from claims.nlp.segment import prepare
-from claims.nlp.stance import (ROLE_CONTENT, ROLE_CUE, ROLE_SOURCE, StanceModel, StanceNet, claim_subwords,
-                           expected_calibration_error, fit_temperature)
+from claims.nlp.stance import ROLE_CONTENT, ROLE_CUE, ROLE_SOURCE, StanceModel, StanceNet, claim_subwords
+from training.calibration import expected_calibration_error, fit_temperature
 
 
 def test_fit_temperature_recovers_a_known_temperature():

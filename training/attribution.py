@@ -28,7 +28,8 @@ from torch.nn import functional as F
 import corpora
 from training.common import config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.nlp.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
-from claims.nlp.segment import Window, collate, gather_words, prepare, windows
+from claims.nlp.forward import word_logprobs
+from claims.nlp.segment import Window, collate, prepare, windows
 from claims.nlp.tagger import LABELS, TaggerNet, decode, word_labels
 
 
@@ -78,20 +79,7 @@ def training_windows(articles: list[dict], tok, cfg: Config):
 def predict_logprobs(trunk, net, articles_prepared, tok, cfg: Config, batch_size: int = 32):
     """Word-level log-probabilities for prepared articles (list of (n_words, n_labels))."""
     net.eval()
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    wins = [w for i, p in enumerate(articles_prepared)
-            for w in windows(p.sub, i, cls_id, sep_id, cfg.max_len, cfg.eval_stride)]
-    fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
-    fill[0] = 0.0
-    into = best = None
-    n_words = [len(p.seg) for p in articles_prepared]
-    for b in range(0, len(wins), batch_size):
-        batch = wins[b:b + batch_size]
-        arr = {k: torch.from_numpy(v) for k, v in collate(batch, articles_prepared).items()}
-        logits = net(trunk(arr["ids"]), arr["ids"], arr["case"], arr["quote"])
-        lp = F.log_softmax(logits.float(), -1).numpy()
-        into, best = gather_words(batch, lp, n_words, fill, into, best)
-    return into or [np.zeros((0, len(LABELS)), dtype=np.float32) for _ in articles_prepared]
+    return word_logprobs(articles_prepared, trunk, net, tok, cfg.max_len, cfg.eval_stride, batch_size)
 
 
 def evaluate_tagger(trunk, net, articles, prepared, tok, cfg) -> dict[str, float]:
@@ -190,7 +178,7 @@ def finish(cfg: Config, install: bool = False) -> Path:
     """Fit the linker and the confidence calibration around the trained tagger, score the whole
     model on dev, and write config.json and the model card."""
     from claims.nlp.extract import CONFIDENCE_FEATURES, AttributionModel, confidence_features
-    from claims.nlp.link import LogisticScorer, fit_linker
+    from training.fit import fit_linker, fit_logistic
     from claims.nlp.segment import segment
     from eval.attribution import run_model, score_model
     from eval.metrics import bootstrap, match_claims, summarize
@@ -231,7 +219,7 @@ def finish(cfg: Config, install: bool = False) -> Path:
             X.append(confidence_features(lc))
             y.append(i in hit)
     if len(set(y)) == 2:
-        config["confidence"] = LogisticScorer(CONFIDENCE_FEATURES).fit(np.asarray(X), np.asarray(y)).to_dict()
+        config["confidence"] = fit_logistic(CONFIDENCE_FEATURES, np.asarray(X), np.asarray(y)).to_dict()
     else:
         print(f"warning: {len(y)} dev claims, one outcome only: confidence left uncalibrated", flush=True)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -43,7 +43,8 @@ import corpora
 from claims.doc import STANCE_LABELS
 from claims.nlp.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
 from claims.nlp.segment import collate, prepare, windows
-from claims.nlp.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide, fit_temperature
+from claims.nlp.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide
+from training.calibration import fit_temperature
 from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
 from eval.disputes import gold_claim
 from training.common import (changed_flags, config_from_args, config_parser, install_model, load_checkpoint,

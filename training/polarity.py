@@ -220,7 +220,8 @@ def fit_decision(cfg: Config, out: Path) -> None:
     gold attributions; writes them into the config and the model card."""
     from claims.doc import STANCE_LABELS
     from claims.nlp.polarity import combine
-    from claims.nlp.stance import StanceModel, fit_temperature
+    from claims.nlp.stance import StanceModel
+    from training.calibration import fit_temperature
     from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
     from training import dispute_stance as ds
 

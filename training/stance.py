@@ -30,8 +30,8 @@ import corpora
 from training.common import changed_flags, config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.doc import STANCE_LABELS
 from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
-from claims.nlp.stance import (StanceModel, StanceNet, encode_texts, expected_calibration_error, fit_temperature,
-                           text_roles)
+from claims.nlp.stance import StanceModel, StanceNet, encode_texts, text_roles
+from training.calibration import expected_calibration_error, fit_temperature
 
 TRAIN_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc")
 DEV_SETS = TRAIN_SETS + ("vast",)

@@ -19,16 +19,13 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..disputes import DisputeError, validate as validate_dispute
+from ..errors import MAX_CHARS, BatchError
 
 FORMATS = ("jsonl", "csv", "parquet")
 DISPUTES_FIELD = "disputes"    # a record's own disputes (see ``record_disputes``)
 # JSON escapes can take six bytes per character (\uXXXX); the rest is room for extra fields.
 BYTES_PER_CHAR = 6
 EXTRA_BYTES = 1 << 20
-
-
-class BatchError(Exception):
-    """The job cannot start (unreadable input, bad output path, unknown format)."""
 
 
 @dataclass
@@ -226,7 +223,7 @@ class Source:
     """
 
     def __init__(self, path: str, fmt: Optional[str] = None, id_field: str = "id", text_field: str = "text",
-                 max_chars: int = 200_000):
+                 max_chars: int = MAX_CHARS):
         self.path = path
         self.given_format = fmt
         self._format: Optional[str] = None

@@ -27,7 +27,7 @@ from typing import Iterator, Optional
 
 from ..doc import STANCE_LABELS
 from .idset import IdSet
-from .readers import BatchError
+from ..errors import BatchError
 
 FSYNC_SECONDS = 5.0
 PART_SECONDS = 60.0

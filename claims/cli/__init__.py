@@ -13,11 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
+from ..console.cli import add_console_commands
+from ..errors import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, MAX_CHARS, BatchError, InputError,  # noqa: F401
+                      ModelError, UserError)  # EXIT_* and UserError: imported from here by callers and tests
 
 
 def read_text_arg(path: str, max_chars: int) -> tuple[str, str]:
@@ -75,7 +73,6 @@ def load_disputes(path: str | None, quiet: bool = False) -> list:
 
 def make_analyzer(args, disputes):
     from ..analyzer import Analyzer
-    from ..nlp.extract import ModelError
     # with no disputes to score, the stance model would be loaded for nothing
     no_stance = args.no_stance or not disputes
     try:
@@ -86,7 +83,6 @@ def make_analyzer(args, disputes):
 
 
 def cmd_analyze(args) -> int:
-    from ..analyzer import InputError
     name, text = read_text_arg(args.file, args.max_chars)
     try:
         from ..analyzer import check_text
@@ -105,12 +101,14 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from ..batch.job import BatchError, run_batch
+    from ..batch.job import run_batch
+    from ..batch.plan import BatchJob
     disputes = load_disputes(args.disputes, quiet=True)
+    job = BatchJob.from_args(args)
     if not disputes and not args.no_stance:
-        args.note = NO_DISPUTES_NOTE     # said once the job has started, not before an error line
+        job.note = NO_DISPUTES_NOTE     # said once the job has started, not before an error line
     try:
-        summary = run_batch(args, disputes)
+        summary = run_batch(job, disputes)
     except BatchError as e:
         raise UserError(str(e)) from None
     return EXIT_OK if summary.all_failed == 0 else EXIT_SOME_FAILED
@@ -127,7 +125,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", help="attribution model directory (default: shipped)")
     p.add_argument("--stance-model", metavar="DIR", help="stance model directory (default: shipped)")
     p.add_argument("--no-stance", action="store_true", help="extract claims only")
-    p.add_argument("--max-chars", type=int, default=200_000, help="longest accepted article (characters)")
+    p.add_argument("--max-chars", type=int, default=MAX_CHARS, help="longest accepted article (characters)")
     p.add_argument("--min-confidence", type=confidence_arg, default=0.0, metavar="P",
                    help="leave out claims whose confidence is below P, between 0 and 1 (default: 0, keep all)")
 
@@ -196,12 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines, no summary line")
     p.set_defaults(func=cmd_stance)
 
-    try:
-        from ..console.cli import add_console_commands
-    except ImportError:
-        pass
-    else:
-        add_console_commands(sub)
+    add_console_commands(sub)   # the console's modules load when one of its commands runs
     return ap
 
 
@@ -215,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("claims: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..doc import ArticleResult
+from ..labels import STANCE_LABELS, STANCE_STYLE
 
-STANCE_STYLE = {"favor": "green", "against": "red", "neutral": "yellow", "unrelated": "dim"}
 
 
 def _short(text: str, n: int = 90) -> str:
@@ -34,7 +34,7 @@ def print_result(result: ArticleResult, console=None) -> None:
     t.add_column("conf", justify="right", no_wrap=True)
     if result.disputes:
         key_width = 3 if narrow else max(len(d.id) for d in result.disputes) + 1   # "[1]" or "<id>:"
-        t.add_column("stance", no_wrap=True, width=key_width + len(" unrelated 0.00"))
+        t.add_column("stance", no_wrap=True, width=key_width + len(f" {max(STANCE_LABELS, key=len)} 0.00"))
     for c in result.claims:
         speaker = "—"
         if c.speaker:

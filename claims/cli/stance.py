@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import torch
 
 from ..doc import STANCE_LABELS
+from ..errors import EXIT_OK, EXIT_SOME_FAILED, ModelError, UserError
 from ..progress import Progress
 
 
@@ -47,21 +48,15 @@ def _read(path: str, at: list):
 
 
 def run_stance(args) -> int:
-    from . import EXIT_OK, EXIT_SOME_FAILED, UserError
-    from ..nlp.encoder import build_trunk, load_tokenizer
-    from ..nlp.extract import AttributionModel, ModelError
-    from ..nlp.stance import StanceModel, text_roles
+    from ..analyzer import Analyzer
+    from ..nlp.stance import DEFAULT_STANCE_DIR
 
     if args.input != "-" and not Path(args.input).exists():
         raise UserError(f"{args.input}: no such file")
     try:
-        attribution = AttributionModel.load(args.model)
-        tok = load_tokenizer()
-        trunk = build_trunk(attribution.shared_layers)
-        model = StanceModel.load(args.stance_model, trunk.cfg, tok, trunk)
+        analyzer = Analyzer(model=args.model, stance_model=args.stance_model or DEFAULT_STANCE_DIR, disputes=[])
     except ModelError as e:
         raise UserError(str(e)) from None
-    max_len = int(model.config.get("max_text_len", 160))
     failed = written = 0
     t0 = time.time()
     at = [0]
@@ -79,9 +74,7 @@ def run_stance(args) -> int:
             good = [(n, o) for n, o, err in batch if err is None]
             probs = iter(())
             if good:
-                texts = [o["text"] for _, o in good]
-                roles = text_roles(texts, attribution, trunk, tok, max_len)
-                probs = iter(model.score_texts([o["target"] for _, o in good], texts, roles, trunk))
+                probs = iter(analyzer.score_pairs([o["target"] for _, o in good], [o["text"] for _, o in good]))
             for n, o, err in batch:
                 rid = o.get("id", f"line:{n}") if isinstance(o, dict) else f"line:{n}"
                 if err is not None:

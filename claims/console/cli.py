@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import UserError
+
 DEFAULT_DB = os.environ.get("CLAIMS_CONSOLE_DB", "console.db")
 
 
@@ -21,15 +23,12 @@ def _db(args):
         db = Database(args.db)
         db.migrate()
     except Exception as e:  # noqa: BLE001 - a bad path or URL is the user's to fix
-        from ..cli import UserError
         raise UserError(f"cannot open the database {args.db}: {e}") from None
     return db
 
 
 def cmd_serve(args) -> int:
     import uvicorn
-
-    from ..cli import UserError
     from .app import create_app
     from .jobs import default_analyzer_factory
 
@@ -63,7 +62,6 @@ def cmd_serve(args) -> int:
 
 
 def _disputes_file(path: str) -> list:
-    from ..cli import UserError
     from ..disputes import DisputeError, load
     try:
         return load(path)
@@ -86,7 +84,6 @@ def cmd_disputes(args) -> int:
 
 
 def _read_password(args, confirm: bool = True) -> str:
-    from ..cli import UserError
     if args.password_stdin:
         pw = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -99,7 +96,6 @@ def _read_password(args, confirm: bool = True) -> str:
 
 
 def cmd_users(args) -> int:
-    from ..cli import UserError
     from . import auth
     db = _db(args)
     try:
@@ -123,7 +119,6 @@ def cmd_users(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from ..cli import UserError
     from . import importer
     path = Path(args.file)
     if not path.exists():

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult
+from ..errors import MAX_CHARS
 from . import store
 from .db import Conn
 from .jobs import JobRunner
 
-MAX_CHARS = 200_000  # the analyzer's limit (claims.analyzer.MAX_CHARS), without importing torch here
 META_KEYS = ("title", "publisher", "published", "url")
 
 
@@ -84,10 +84,6 @@ def strict_json(raw: bytes | str) -> Any:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8") from None
     return clean_value(data)
-
-
-class ImportError_(ValueError):
-    """Nothing could be imported; the message says why."""
 
 
 @dataclass

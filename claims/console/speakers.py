@@ -27,14 +27,8 @@ def _rows(c: Conn, speaker: str = "", dispute: str = "") -> list[dict]:
            f"s.reviewed_by, s.scores, a.id AS article_id, a.title, {_DAY} AS day "
            "FROM claims c JOIN stances s ON s.claim_id = c.id JOIN articles a ON a.id = c.article_id "
            "WHERE c.status IN ('accepted', 'edited', 'added') AND c.speaker_name <> '' AND s.label <> 'unrelated'")
-    params = []
-    if speaker:
-        sql += " AND c.speaker_name = ?"
-        params.append(speaker)
-    if dispute:
-        sql += " AND s.dispute_id = ?"
-        params.append(dispute)
-    return c.all(sql + " ORDER BY day, a.id, c.start_char", params)
+    more, params = store.equal_to([("c.speaker_name", speaker), ("s.dispute_id", dispute)])
+    return c.all(sql + more + " ORDER BY day, a.id, c.start_char", params)
 
 
 def changed_over_time(rows: list[dict]) -> bool:

@@ -12,11 +12,11 @@ import json
 from typing import Any, Optional
 
 from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult, Claim, Dispute, Span, Stance
+from .claim_state import SPAN_FIELDS, BadAction, check_action, next_status
 from .db import Conn, now
 
 ARTICLE_STATUSES = ("to_review", "in_review", "done")
 ANALYSIS_STATES = ("pending", "running", "done", "failed")
-CLAIM_STATUSES = ("pending", "accepted", "edited", "added", "rejected")
 REVIEWED = ("accepted", "edited", "added")  # claims a reviewer stands behind
 RATINGS = ("true", "mostly-true", "half-true", "mostly-false", "false", "unverifiable")
 RATING_NAMES = {"true": "True", "mostly-true": "Mostly true", "half-true": "Half true",
@@ -461,29 +461,54 @@ def update_claim(c: Conn, claim_id: int, body: dict, user: str) -> dict:
     if row is None:
         raise NotFound(f"no claim {claim_id}")
     art = get_article_row(c, row["article_id"])
-    if "version" not in body:
-        raise Invalid("version is required (the claim version your change was made on)")
-    try:
-        version = int(body["version"])
-    except (TypeError, ValueError):
-        raise Invalid("version must be an integer") from None
+    version = _version_of(body)
     before = claim_dict(row, stances_of(c, [claim_id]).get(claim_id, {}))
     if version != row["version"]:
         raise Conflict(f"claim {row['key']} was changed by {row['updated_by'] or 'the model'} at {row['updated_at']} "
                        f"after you loaded it (your version {version}, now {row['version']}); your change was not "
                        "saved. Reload the claim, check their change, and make yours again.", before)
+    action = body.get("action")
+    try:
+        check_action(action)
+    except BadAction as e:
+        raise Invalid(str(e)) from None
+    sets = _edited_fields(art, row, body)
+    stance_changes = _check_stance_changes(c, body["stance"]) if "stance" in body else {}
+    status = next_status(row["status"], action, row["origin"], any(k in sets for k in SPAN_FIELDS))
+    sets |= {"status": status, "updated_by": user, "updated_at": now()}
+    cols = ", ".join(f"{k} = ?" for k in sets)
+    changed = c.run(f"UPDATE claims SET {cols}, version = version + 1 WHERE id = ? AND version = ?",
+                    (*sets.values(), claim_id, version))
+    if not changed:  # lost a race between our read and write (PostgreSQL, several server processes)
+        raise Conflict(f"claim {row['key']} was changed by someone else just now; your change was not saved", before)
+    for did, label in stance_changes.items():
+        _set_stance(c, claim_id, did, label, user)
+    if body.get("confirm_stances") in (True, 1, "1", "true", "yes") and action == "accept":
+        # accepting confirms the claim; its model stances only when the reviewer says so
+        c.run("UPDATE stances SET reviewed_by = ? WHERE claim_id = ? AND reviewed_by IS NULL", (user, claim_id))
+    _touch_review(c, row["article_id"])
+    if "content" in sets or action in ("reject", "accept", "reset"):
+        _refresh_min_confidence(c, row["article_id"])
+    new = c.one("SELECT * FROM claims WHERE id = ?", (claim_id,))
+    after = claim_dict(new, stances_of(c, [claim_id]).get(claim_id, {}))
+    audit(c, user, action or "edit", "claim", claim_id, row["article_id"], _diffable(before), _diffable(after))
+    return after
+
+
+def _version_of(body: dict) -> int:
+    if "version" not in body:
+        raise Invalid("version is required (the claim version your change was made on)")
+    try:
+        return int(body["version"])
+    except (TypeError, ValueError):
+        raise Invalid("version must be an integer") from None
+
+
+def _edited_fields(art, row, body: dict) -> dict[str, Any]:
+    """The claim's columns a change sets, checked: spans against the article text, the speaker
+    against the article's candidates, form, rating and note against their allowed values."""
     text = art["text"]
     sets: dict[str, Any] = {}
-    action = body.get("action")
-    status = row["status"]
-    if action not in (None, "", "accept", "reject", "reset", "edit"):
-        raise Invalid("action must be accept, reject, reset or edit")
-    if action == "accept":
-        status = "accepted" if status in ("pending", "rejected") else status
-    elif action == "reject":
-        status = "rejected"
-    elif action == "reset":
-        status = "pending" if row["origin"] == "model" else "added"
     if "content" in body:
         sets["content"] = dumps(_content(text, body["content"]))
     for role in ("cue", "source"):
@@ -505,33 +530,11 @@ def update_claim(c: Conn, claim_id: int, body: dict, user: str) -> dict:
         if not isinstance(note, str) or len(note) > MAX_FIELD:
             raise Invalid(f"rating_note must be text of at most {MAX_FIELD} characters")
         sets["rating_note"] = note
-    stance_changes = _check_stance_changes(c, body["stance"]) if "stance" in body else {}
-    span_edit = any(k in sets for k in ("content", "cue", "source", "speaker", "form"))
-    if span_edit and status in ("pending", "accepted") and action != "reject":
-        status = "edited"
     if "content" in sets:
-        first = min([s["start"] for s in loads(sets["content"])] +
-                    [s["start"] for s in (loads(sets.get("cue", row["cue"])), loads(sets.get("source", row["source"])))
-                     if s])
-        sets["start_char"] = first
-    sets |= {"status": status, "updated_by": user, "updated_at": now()}
-    cols = ", ".join(f"{k} = ?" for k in sets)
-    changed = c.run(f"UPDATE claims SET {cols}, version = version + 1 WHERE id = ? AND version = ?",
-                    (*sets.values(), claim_id, version))
-    if not changed:  # lost a race between our read and write (PostgreSQL, several server processes)
-        raise Conflict(f"claim {row['key']} was changed by someone else just now; your change was not saved", before)
-    for did, label in stance_changes.items():
-        _set_stance(c, claim_id, did, label, user)
-    if body.get("confirm_stances") in (True, 1, "1", "true", "yes") and action == "accept":
-        # accepting confirms the claim; its model stances only when the reviewer says so
-        c.run("UPDATE stances SET reviewed_by = ? WHERE claim_id = ? AND reviewed_by IS NULL", (user, claim_id))
-    _touch_review(c, row["article_id"])
-    if "content" in sets or action in ("reject", "accept", "reset"):
-        _refresh_min_confidence(c, row["article_id"])
-    new = c.one("SELECT * FROM claims WHERE id = ?", (claim_id,))
-    after = claim_dict(new, stances_of(c, [claim_id]).get(claim_id, {}))
-    audit(c, user, action or "edit", "claim", claim_id, row["article_id"], _diffable(before), _diffable(after))
-    return after
+        spans = loads(sets["content"]) + [s for s in (loads(sets.get("cue", row["cue"])),
+                                                      loads(sets.get("source", row["source"]))) if s]
+        sets["start_char"] = min(s["start"] for s in spans)
+    return sets
 
 
 def _diffable(d: dict) -> dict:
@@ -617,6 +620,12 @@ def apply_rescore(c: Conn, article_id: int, dispute_id: str, scored: list[tuple[
 QUEUE_SORTS = ("newest", "oldest", "confidence", "published")
 
 
+def equal_to(conditions: list[tuple[str, Any]]) -> tuple[str, list]:
+    """`` AND column = ?`` for each (column, value) whose value is set, and those values."""
+    chosen = [(column, value) for column, value in conditions if value]
+    return "".join(f" AND {column} = ?" for column, _ in chosen), [value for _, value in chosen]
+
+
 def like(value: str) -> str:
     """A LIKE pattern matching ``value`` anywhere, with its own % and _ taken literally."""
     return "%" + value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -649,14 +658,10 @@ def queue(c: Conn, status: Optional[str] = None, dispute: str = "", speaker: str
         claim_conds.append("LOWER(c.speaker_name) LIKE ? ESCAPE '\\'")
         claim_params.append(like(speaker))
     if dispute or stance:
-        sub = "EXISTS (SELECT 1 FROM stances s WHERE s.claim_id = c.id"
-        if dispute:
-            sub += " AND s.dispute_id = ?"
-            claim_params.append(dispute)
-        if stance:
-            sub += " AND s.label = ?"
-            claim_params.append(stance)
-        else:
+        more, more_params = equal_to([("s.dispute_id", dispute), ("s.label", stance)])
+        sub = "EXISTS (SELECT 1 FROM stances s WHERE s.claim_id = c.id" + more
+        claim_params += more_params
+        if not stance:
             sub += " AND s.label <> 'unrelated'"
         claim_conds.append(sub + ")")
     if max_confidence is not None:

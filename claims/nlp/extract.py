@@ -7,7 +7,6 @@ pipeline after the encoder; it is deterministic and cheap.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,8 +17,10 @@ import numpy as np
 
 from . import form as form_mod
 from ..doc import Claim, Span
+from ..errors import ModelError  # noqa: F401 - raised below, imported from here by callers
 from .encoder import EncoderConfig
 from .link import LinkedClaim, Linker, LogisticScorer
+from .model_dir import ModelDir, load_weights, read_config
 from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
 from .tagger import LABELS, TaggedSpan, TaggerNet, decode
@@ -39,43 +40,23 @@ def confidence_features(lc: LinkedClaim) -> list[float]:
             float(lc.source is not None), float(len(lc.contents)), math.log1p(words)]
 
 
-class ModelError(RuntimeError):
-    """A model directory that is missing or unreadable."""
-
-
 @dataclass
-class AttributionModel:
+class AttributionModel(ModelDir):
     net: TaggerNet
     linker: Linker
     confidence: Optional[LogisticScorer]
     config: dict = field(default_factory=dict)
     path: Optional[Path] = None
 
-    @property
-    def shared_layers(self) -> int:
-        return int(self.config["shared_layers"])
-
-    @property
-    def version(self) -> str:
-        return str(self.config.get("version", "unversioned"))
-
     @classmethod
     def load(cls, path: str | Path | None = None, encoder_config: EncoderConfig | None = None) -> "AttributionModel":
-        from safetensors.torch import load_file
-
         path = Path(path or DEFAULT_MODEL_DIR)
-        cfg_path = path / "config.json"
-        if not cfg_path.exists():
-            raise ModelError(f"no attribution model at {path} (config.json missing); "
-                             "train one with `python -m training.attribution --install`")
-        config = json.loads(cfg_path.read_text())
+        config = read_config(path, "attribution", "attribution")
         if list(config.get("labels", [])) != list(LABELS):
             raise ModelError(f"{path}: label set {config.get('labels')} does not match this version {list(LABELS)}")
         enc = encoder_config or EncoderConfig()
-        net = TaggerNet(enc, enc.num_hidden_layers - int(config["shared_layers"]))
-        state = {k: v.float() for k, v in load_file(str(path / "tagger.safetensors")).items()}
-        net.load_state_dict(state)
-        net.eval()
+        net = load_weights(TaggerNet(enc, enc.num_hidden_layers - int(config["shared_layers"])),
+                           path / "tagger.safetensors")
         linker = Linker.from_dict(config["linker"])
         conf = LogisticScorer.from_dict(config["confidence"]) if config.get("confidence") else None
         return cls(net, linker, conf, config, path)

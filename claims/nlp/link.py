@@ -32,6 +32,14 @@ SOURCE_FEATURES = (
     "source_len", "gap_punct_only", "after_x_adjacent", "pronoun", "between_has_content_of_cue",
 )
 
+
+
+def check_width(names: tuple[str, ...], X: np.ndarray) -> None:
+    """Feature rows are positional: each must hold one value per name, in the names' order."""
+    if np.ndim(X) != 2 or np.shape(X)[1] != len(names):
+        raise ValueError(f"feature rows of shape {np.shape(X)} for {len(names)} named features")
+
+
 PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "me", "him", "her", "us", "them"}
 
 
@@ -44,18 +52,8 @@ class LogisticScorer:
     mean: list[float] = field(default_factory=list)
     scale: list[float] = field(default_factory=list)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, C: float = 1.0) -> "LogisticScorer":
-        from sklearn.linear_model import LogisticRegression
-
-        mean, scale = X.mean(0), X.std(0)
-        mean[0], scale[0] = 0.0, 1.0  # bias column stays 1
-        scale[scale == 0] = 1.0
-        lr = LogisticRegression(C=C, max_iter=2000, fit_intercept=False)
-        lr.fit((X - mean) / scale, y)
-        self.weights, self.mean, self.scale = lr.coef_[0].tolist(), mean.tolist(), scale.tolist()
-        return self
-
     def prob(self, X: np.ndarray) -> np.ndarray:
+        check_width(self.features, X)
         z = ((X - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.weights)
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -81,8 +79,9 @@ def content_features(seg: Segmented, c: TaggedSpan, q: TaggedSpan, spans: list[T
     lo, hi = (q.last, c.first) if before else (c.last, q.first)
     gap = max(hi - lo - 1, 0)
     gap_words = _gap_words(seg, lo, hi)
-    sd = abs(int(seg.sentence[q.first]) - int(seg.sentence[c.first if not before else c.first]))
-    sd = min(sd, abs(int(seg.sentence[q.first]) - int(seg.sentence[c.last])))
+    # sentences between the cue and the nearer end of the content
+    sd = min(abs(int(seg.sentence[q.first]) - int(seg.sentence[c.first])),
+             abs(int(seg.sentence[q.first]) - int(seg.sentence[c.last])))
     quoted_end = float(seg.quote[c.last] == QUOTE_MARK or (c.last + 1 < len(seg) and seg.quote[c.last + 1] == QUOTE_MARK))
     quoted_start = float(seg.quote[c.first] == QUOTE_MARK or (c.first > 0 and seg.quote[c.first - 1] == QUOTE_MARK))
     adjacent = float(gap == 0)
@@ -210,62 +209,3 @@ class Linker:
     def from_dict(cls, d: dict) -> "Linker":
         return cls(LogisticScorer.from_dict(d["content"]), LogisticScorer.from_dict(d["source"]),
                    d.get("content_threshold", 0.2), d.get("source_threshold", 0.5))
-
-
-def gold_tagged(seg: Segmented, attributions: list[dict]) -> tuple[list[TaggedSpan], list[tuple]]:
-    """Gold attributions as tagged spans plus their links: (content, cue) and (cue, source) pairs,
-    by span identity. Used to fit the linker and to test it."""
-    spans: dict[tuple, TaggedSpan] = {}
-
-    def get(role: str, s: int, e: int) -> TaggedSpan | None:
-        rng = seg.word_range(s, e)
-        if rng is None:
-            return None
-        key = (role, *rng)
-        if key not in spans:
-            a, b = rng
-            spans[key] = TaggedSpan(role, a, b, int(seg.starts[a]), int(seg.ends[b]), 1.0)
-        return spans[key]
-
-    links = []
-    for att in attributions:
-        cues = [get("cue", s, e) for s, e in att.get("cue") or []]
-        cues = [q for q in cues if q is not None]
-        if not cues:
-            continue
-        q = cues[0]
-        for s, e in att.get("content") or []:
-            c = get("content", s, e)
-            if c is not None:
-                links.append(("content", c, q))
-        for s, e in (att.get("source") or [])[:1]:
-            src = get("source", s, e)
-            if src is not None:
-                links.append(("source", q, src))
-    return sorted(spans.values(), key=lambda s: (s.first, s.last)), links
-
-
-def fit_linker(docs: list[tuple[Segmented, list[dict]]], C: float = 1.0) -> Linker:
-    """Fit both scorers on gold spans: every candidate pair is an example, gold links positive."""
-    Xc, yc, Xs, ys = [], [], [], []
-    for seg, attributions in docs:
-        spans, links = gold_tagged(seg, attributions)
-        pos_c = {(id(c), id(q)) for kind, c, q in links if kind == "content"}
-        pos_s = {(id(q), id(s)) for kind, q, s in links if kind == "source"}
-        contents_of: dict[int, list[TaggedSpan]] = {}
-        for kind, c, q in links:
-            if kind == "content":
-                contents_of.setdefault(id(q), []).append(c)
-        for c, q, f in content_pairs(seg, spans):
-            Xc.append(f)
-            yc.append((id(c), id(q)) in pos_c)
-        for q, s, f in source_pairs(seg, spans, contents_of):
-            Xs.append(f)
-            ys.append((id(q), id(s)) in pos_s)
-    for name, y in (("content-cue", yc), ("cue-source", ys)):
-        if len(set(y)) < 2:
-            raise ValueError(f"cannot fit the linker: the {name} pairs of the training documents are all "
-                             f"{'links' if y and y[0] else 'non-links'}; more varied documents are needed")
-    content = LogisticScorer(CONTENT_FEATURES).fit(np.asarray(Xc), np.asarray(yc), C)
-    source = LogisticScorer(SOURCE_FEATURES).fit(np.asarray(Xs), np.asarray(ys), C)
-    return Linker(content, source)

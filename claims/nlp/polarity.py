@@ -101,7 +101,7 @@ class PolarityModel:
         """From a directory holding ``polarity.json`` and ``polarity.safetensors`` (a stance model's
         directory, or a training run's, whose config is ``config.json``)."""
         from safetensors.torch import load_file
-        from .extract import ModelError
+        from ..errors import ModelError
 
         path = Path(path)
         if not (path / config_file).exists():

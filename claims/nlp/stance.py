@@ -17,7 +17,6 @@ attributions (found by the tagger) supply the roles. Probabilities are temperatu
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..doc import STANCE_LABELS, ArticleResult, Dispute, Stance
+from ..errors import ModelError
 from .encoder import EncoderConfig, Top
+from .model_dir import ModelDir, load_weights, read_config
 from .segment import Prepared
 
 DEFAULT_STANCE_DIR = Path(os.environ.get("CLAIMS_STANCE_MODEL")
@@ -179,7 +180,7 @@ def pad_stack(rows: list[torch.Tensor], length: int, value: float = 0.0) -> torc
 
 
 @dataclass
-class StanceModel:
+class StanceModel(ModelDir):
     net: StanceNet
     config: dict
     tokenizer: object
@@ -187,18 +188,6 @@ class StanceModel:
     path: Optional[Path] = None
     polarity: Optional[object] = None   # the second stage (claims.nlp.polarity.PolarityModel), when shipped
     _prop_cache: dict = field(default_factory=dict)
-
-    @property
-    def shared_layers(self) -> int:
-        return int(self.config["shared_layers"])
-
-    @property
-    def version(self) -> str:
-        return str(self.config.get("version", "unversioned"))
-
-    @property
-    def temperature(self) -> float:
-        return float(self.config.get("temperature", 1.0))
 
     @property
     def context_tokens(self) -> int:
@@ -215,20 +204,13 @@ class StanceModel:
 
     @classmethod
     def load(cls, path: str | Path | None, encoder_config: EncoderConfig, tokenizer, trunk=None) -> "StanceModel":
-        from safetensors.torch import load_file
-        from .extract import ModelError
-
         path = Path(path or DEFAULT_STANCE_DIR)
-        if not (path / "config.json").exists():
-            raise ModelError(f"no stance model at {path} (config.json missing); "
-                             "train one with `python -m training.stance --install`")
-        config = json.loads((path / "config.json").read_text())
+        config = read_config(path, "stance", "stance")
         if list(config.get("labels", [])) != list(STANCE_LABELS):
             raise ModelError(f"{path}: stance labels {config.get('labels')} differ from {list(STANCE_LABELS)}")
-        net = StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),
-                        int(config.get("head_layers", 2)), roles=int(config.get("roles", 4)))
-        net.load_state_dict({k: v.float() for k, v in load_file(str(path / "stance.safetensors")).items()})
-        net.eval()
+        net = load_weights(StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),
+                                     int(config.get("head_layers", 2)), roles=int(config.get("roles", 4))),
+                           path / "stance.safetensors")
         polarity = None
         if (path / "polarity.json").exists():
             from .polarity import PolarityModel
@@ -383,26 +365,17 @@ def text_roles(texts: list[str], model, trunk, tok, max_len: int = 160, batch_si
                progress=None) -> list[np.ndarray]:
     """Role id per subword of each text (source, cue, else content), from the attribution model's
     spans: a single text is read like a claim, its own attributions marking who says what."""
-    from .segment import collate, gather_words, prepare, windows
-    from .tagger import LABELS, decode
+    from .forward import window_shape, word_logprobs
+    from .segment import prepare
+    from .tagger import decode
 
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
-    fill[0] = 0.0
     out: list[np.ndarray] = []
     for b in range(0, len(texts), batch_size):
         prepared = [prepare(cut_text(t, tok, max_len), tok) for t in texts[b:b + batch_size]]
-        wins = [w for k, p in enumerate(prepared) for w in windows(p.sub, k, cls_id, sep_id, 256, 128)]
-        into = best = None
-        for c in range(0, len(wins), 64):
-            batch = wins[c:c + 64]
-            arr = {k: torch.from_numpy(v) for k, v in collate(batch, prepared).items()}
-            logits = model.net(trunk(arr["ids"]), arr["ids"], arr["case"], arr["quote"])
-            into, best = gather_words(batch, F.log_softmax(logits.float(), -1).numpy(),
-                                      [len(p.seg) for p in prepared], fill, into, best)
+        into = word_logprobs(prepared, trunk, model.net, tok, *window_shape(model.config), batch_size=64)
         for k, p in enumerate(prepared):
             word_role = np.full(len(p.seg), ROLE_CONTENT)
-            if into is not None:
+            if len(into[k]):
                 for s in decode(p.seg, into[k]):
                     if s.role in ("source", "cue"):
                         word_role[s.first:s.last + 1] = ROLE_SOURCE if s.role == "source" else ROLE_CUE
@@ -509,30 +482,3 @@ def context_subwords(prep: Prepared, first_sub: int, n: int, exclude: set) -> np
     cand = np.arange(first_sub)
     cand = cand[(sub.word[cand] >= first_word) & ~np.isin(cand, list(exclude))]
     return cand[-n:].astype(np.int64)
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """ECE of the top-label probability, equal-width bins."""
-    conf = probs.max(1)
-    correct = probs.argmax(1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(ece)
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood (grid, then refine)."""
-    lt = torch.from_numpy(np.asarray(logits, dtype=np.float32))
-    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-
-    def nll(t: float) -> float:
-        return float(F.cross_entropy(lt / t, y))
-
-    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
-    best = min(grid, key=nll)
-    fine = np.linspace(best * 0.9, best * 1.1, 41)
-    return float(min(fine, key=nll))

@@ -373,8 +373,7 @@ def build(opts: Options, progress=None) -> dict:
                    or "the attribution model was not run (predictions were read from a file)")
             report["stance"]["disputes"] = collect.dispute_section(None, missing=f"needs both models: {why}")
         else:
-            from claims.nlp.stance import StanceModel
-            analyzer.stance = StanceModel.load(stance_dir, analyzer.trunk.cfg, analyzer.tokenizer, analyzer.trunk)
+            analyzer.use_stance_model(stance_dir)
             records, titles, source = seed_records(opts, analyzer, steps)
             report["stance"]["disputes"] = collect.dispute_section(records, titles, source=source,
                                                                    n_boot=opts.bootstrap, seed=opts.seed)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Iterable, Iterator, Optional
 
-from ..job import Options, Summary, Unit, peak_rss_mb, score_window, window_outputs, work_items
+from ..plan import Options, Summary, Unit, peak_rss_mb, score_window, window_outputs, work_items
 from ...doc import ArticleResult
-from ..readers import BatchError
+from ...errors import BatchError
 
 AHEAD_PER_WORKER = 4     # windows read ahead of the writer, per worker
 STOP_TIMEOUT_S = 5.0
@@ -107,47 +107,119 @@ class _Window:
 
 
 def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary: Summary) -> Iterator[tuple]:
-    """The multi-process engine: yields (position, record or None) like ``batch.score_here``,
+    """The multi-process engine: yields (position, record or None) like ``engines.local.score_here``,
     in input order with ``opts.ordered``, else as windows finish."""
-    n = opts.workers or 1
-    threads = opts.threads or 1
-    ctx = mp.get_context("spawn")
-    summary.workers = n
-    workers = [_Worker(ctx, spec, threads, i) for i in range(n)]
-    queue: deque[_Job] = deque()
-    pending: dict[int, _Window] = {}
-    finished: dict[int, list] = {}      # seq -> outputs, waiting for older windows (ordered)
-    out: deque = deque()                # outputs ready to yield
-    next_out = 0                        # ordered: the next window to yield
-    next_seq = 0
-    source = iter(wins)
-    exhausted = False
+    pool = _Pool(spec, opts, summary)
+    try:
+        yield from pool.run(iter(wins))
+    finally:
+        pool.close()
 
-    def complete(seq: int, outputs: list) -> None:
-        nonlocal next_out
-        if not opts.ordered:
-            out.extend(outputs)
+
+class _Pool:
+    """The workers of one job and the windows in flight: windows are read ahead while there is
+    room, cut into jobs, handed to idle workers, and their outputs released when whole."""
+
+    def __init__(self, spec, opts: Options, summary: Summary):
+        self.spec, self.opts, self.summary = spec, opts, summary
+        self.n = opts.workers or 1
+        self.threads = opts.threads or 1
+        self.ctx = mp.get_context("spawn")
+        summary.workers = self.n
+        self.workers = [_Worker(self.ctx, spec, self.threads, i) for i in range(self.n)]
+        self.queue: deque[_Job] = deque()
+        self.pending: dict[int, _Window] = {}
+        self.finished: dict[int, list] = {}      # seq -> outputs, waiting for older windows (ordered)
+        self.out: deque = deque()                # outputs ready to yield
+        self.next_out = 0                        # ordered: the next window to yield
+        self.next_seq = 0
+
+    def run(self, source: Iterator[list[Unit]]) -> Iterator[tuple]:
+        exhausted = False
+        while True:
+            exhausted = exhausted or self.read_ahead(source)
+            while self.out:
+                yield self.out.popleft()
+            if exhausted and not self.pending and not self.queue:
+                return
+            self.dispatch()
+            self.receive()
+
+    def read_ahead(self, source: Iterator[list[Unit]]) -> bool:
+        """Take windows while there is room; True once the input is exhausted."""
+        while self.room():
+            window = next(source, None)
+            if window is None:
+                return True
+            seq, self.next_seq = self.next_seq, self.next_seq + 1
+            items = work_items(window)
+            if not items:
+                self.complete(seq, window_outputs(window, [], self.opts.include_text))
+                continue
+            self.pending[seq] = _Window(window, [None] * len(items), len(items))
+            self.queue.append(_Job(seq, list(range(len(items))), items))
+        return False
+
+    def room(self) -> bool:
+        ahead = (self.next_seq - self.next_out) if self.opts.ordered else len(self.pending)
+        return ahead < AHEAD_PER_WORKER * self.n and len(self.queue) < self.n
+
+    def complete(self, seq: int, outputs: list) -> None:
+        if not self.opts.ordered:
+            self.out.extend(outputs)
             return
-        finished[seq] = outputs
-        while next_out in finished:
-            out.extend(finished.pop(next_out))
-            next_out += 1
+        self.finished[seq] = outputs
+        while self.next_out in self.finished:
+            self.out.extend(self.finished.pop(self.next_out))
+            self.next_out += 1
 
-    def fill(job: _Job, results: list) -> None:
-        win = pending[job.seq]
+    def fill(self, job: _Job, results: list) -> None:
+        win = self.pending[job.seq]
         for slot, result in zip(job.slots, results):
             win.results[slot] = result
         win.missing -= len(job.slots)
         if win.missing == 0:
-            del pending[job.seq]
-            complete(job.seq, window_outputs(win.units, win.results, opts.include_text))
+            del self.pending[job.seq]
+            self.complete(job.seq, window_outputs(win.units, win.results, self.opts.include_text))
 
-    def room() -> bool:
-        ahead = (next_seq - next_out) if opts.ordered else len(pending)
-        return ahead < AHEAD_PER_WORKER * n and len(queue) < n
+    def dispatch(self) -> None:
+        """Hand a queued job to each idle worker."""
+        for i, w in enumerate(self.workers):
+            if w.ready and w.job is None and self.queue:
+                job = self.queue.popleft()
+                try:
+                    w.conn.send((job.items, self.opts.batch_size))
+                    w.job = job
+                except (BrokenPipeError, OSError):
+                    self.queue.appendleft(job)
+                    self.died(i)
 
-    def died(i: int) -> None:
-        w = workers[i]
+    def receive(self) -> None:
+        """Wait up to 5 s for the workers' messages and take them."""
+        by_conn = {w.conn: i for i, w in enumerate(self.workers)}
+        for conn in wait(list(by_conn), timeout=5.0):
+            i = by_conn[conn]
+            w = self.workers[i]
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                self.died(i)
+                continue
+            if msg[0] == "ready":
+                w.ready = True
+            elif msg[0] == "fatal":
+                raise BatchError(msg[1])
+            else:
+                _, results, rss, cpu = msg
+                job, w.job = w.job, None
+                self.summary.worker_rss_mb[f"worker-{w.pid}"] = rss
+                self.summary.worker_cpu_s[f"worker-{w.pid}"] = cpu
+                self.fill(job, results)
+
+    def died(self, i: int) -> None:
+        """Worker i is gone: retry its window one article at a time on a new worker, or record the
+        article that killed it on its own."""
+        w = self.workers[i]
         code = w.exit_code()
         w.conn.close()
         if not w.ready:
@@ -157,61 +229,15 @@ def score_in_processes(wins: Iterable[list[Unit]], spec, opts: Options, summary:
             if len(job.items) > 1:
                 # which article killed it is unknown: try each one alone
                 for slot, item in reversed(list(zip(job.slots, job.items))):
-                    queue.appendleft(_Job(job.seq, [slot], [item]))
+                    self.queue.appendleft(_Job(job.seq, [slot], [item]))
             else:
                 rid = job.items[0][0]
-                fill(job, [ArticleResult.failed(rid, "worker_died", f"the worker process exited (code {code}) "
-                                                "while analysing this article").to_dict()])
-        workers[i] = _Worker(ctx, spec, threads, i)
+                self.fill(job, [ArticleResult.failed(rid, "worker_died", f"the worker process exited (code {code}) "
+                                                     "while analysing this article").to_dict()])
+        self.workers[i] = _Worker(self.ctx, self.spec, self.threads, i)
 
-    try:
-        while True:
-            while not exhausted and room():
-                window = next(source, None)
-                if window is None:
-                    exhausted = True
-                    break
-                seq, next_seq = next_seq, next_seq + 1
-                items = work_items(window)
-                if not items:
-                    complete(seq, window_outputs(window, [], opts.include_text))
-                    continue
-                pending[seq] = _Window(window, [None] * len(items), len(items))
-                queue.append(_Job(seq, list(range(len(items))), items))
-            while out:
-                yield out.popleft()
-            if exhausted and not pending and not queue:
-                return
-            for i, w in enumerate(workers):
-                if w.ready and w.job is None and queue:
-                    job = queue.popleft()
-                    try:
-                        w.conn.send((job.items, opts.batch_size))
-                        w.job = job
-                    except (BrokenPipeError, OSError):
-                        queue.appendleft(job)
-                        died(i)
-            by_conn = {w.conn: i for i, w in enumerate(workers)}
-            for conn in wait(list(by_conn), timeout=5.0):
-                i = by_conn[conn]
-                w = workers[i]
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):
-                    died(i)
-                    continue
-                if msg[0] == "ready":
-                    w.ready = True
-                elif msg[0] == "fatal":
-                    raise BatchError(msg[1])
-                else:
-                    _, results, rss, cpu = msg
-                    job, w.job = w.job, None
-                    summary.worker_rss_mb[f"worker-{w.pid}"] = rss
-                    summary.worker_cpu_s[f"worker-{w.pid}"] = cpu
-                    fill(job, results)
-    finally:
-        for w in workers:
+    def close(self) -> None:
+        for w in self.workers:
             w.stop()
-        for w in workers:
+        for w in self.workers:
             w.close()

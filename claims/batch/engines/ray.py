@@ -31,8 +31,9 @@ import time
 import warnings
 from typing import Iterator
 
-from ..job import Options, Summary, Unit, admit, peak_rss_mb, score_window, window_outputs, windows
-from ..readers import BatchError, Record, Source
+from ..plan import Options, Summary, Unit, admit, peak_rss_mb, score_window, window_outputs, windows
+from ...errors import BatchError
+from ..readers import Record, Source
 from ..sinks import DoneIds, dumps
 
 # Ray Data merges small outputs into blocks of up to this size; small blocks keep the actors

@@ -7,7 +7,8 @@
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
-  const LABELS = ["favor", "against", "neutral", "unrelated"];
+  // the stance labels in key order (keys 1, 2, ...), from the page (claims/labels.py)
+  const LABELS = ((document.querySelector('meta[name="stance-labels"]') || {}).content || "").split(" ");
 
   // -- every page ------------------------------------------------------------------------------
 
@@ -385,7 +386,11 @@
           toast("Stance keys now set: " + disputeSel.options[disputeSel.selectedIndex].textContent);
         }
         break;
-      case "1": case "2": case "3": case "4": { const n = Number(ev.key); enqueue(() => setStance(n)); break; }
+      case "1": case "2": case "3": case "4": case "5": case "6": case "7": case "8": case "9": {
+        const n = Number(ev.key);
+        if (n <= LABELS.length) enqueue(() => setStance(n));
+        break;
+      }
       default: return;
     }
     ev.preventDefault();
