@@ -412,7 +412,7 @@ def test_batch_memory_stays_flat_as_the_input_grows(tmp_path):
         summary = tmp_path / f"s{n}.json"
         r = subprocess.run([sys.executable, "-m", "tests.standin", "--summary", str(summary), str(inp), "-o",
                             str(tmp_path / f"out{n}.jsonl"), "--quiet", "--workers", "2"], capture_output=True,
-                           text=True, cwd=Path(__file__).resolve().parents[1])
+                           text=True, cwd=Path(__file__).resolve().parents[2])
         assert r.returncode == 0, r.stderr
         s = json.loads(summary.read_text())
         assert s["written"] == n
@@ -427,7 +427,7 @@ def _standin_cli(tmp_path, *argv, stdin=None):
     """``claims batch`` with the stand-in analyzer, as a program run in ``tmp_path``."""
     import os
     import subprocess
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
     return subprocess.run([sys.executable, "-m", "tests.standin", *map(str, argv)], capture_output=True,
                           cwd=tmp_path, env=env, input=stdin)

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.standin import StandIn
-from tests.test_batch import MIXED, _run, _write_jsonl
+from tests.batch.test_batch import MIXED, _run, _write_jsonl
 
 pytestmark = pytest.mark.system     # starts a Ray instance
 
 ray = pytest.importorskip("ray")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_ray_engine_resumes_and_writes_what_the_local_engine_writes(tmp_path, lo
 
 def test_ray_actor_that_cannot_load_the_model_stops_the_job_with_its_message(tmp_path, local_ray):
     from claims.batch.readers import BatchError
-    from tests.test_batch import _Broken
+    from tests.batch.test_batch import _Broken
     inp = _write_jsonl(tmp_path / "in.jsonl", [{"id": "1", "text": "Text."}])
     with pytest.raises(BatchError, match="^no attribution model at /nowhere$"):
         _run(inp, tmp_path / "out.jsonl", _Broken(), engine="ray", workers=1)

@@ -593,7 +593,7 @@ def test_console_every_page_renders_for_each_role(app, client):
 
 def test_console_every_api_route_is_documented():
     from pathlib import Path
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Review console"):]
     for r in ROUTES:
         if r.path.startswith("/static"):

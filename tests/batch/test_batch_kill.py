@@ -18,7 +18,7 @@ from claims.batch.sinks import read_output
 
 pytestmark = pytest.mark.system     # kills running jobs (and their worker processes)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N = 400
 
 
