@@ -27,6 +27,7 @@ names stays a description; gender comes from titles, first names and the lexicon
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sys
@@ -141,6 +142,10 @@ _GENERIC_ROLES = {"nominee", "candidate", "businessman", "businesswoman", "billi
 _QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "most", "one", "two", "group",
                 "number", "majority", "couple", "few", "several", "all", "none", "both", "each", "lot", "half"}
 _CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
+
+
+PROMINENCE = 0.2
+AUTHOR_FALLBACK = Speaker("the author", "person", None)
 
 
 class Resolver:
@@ -322,6 +327,14 @@ class Resolver:
                       and not (short.gender and e.gender and short.gender != e.gender)
                       and (normalize(e.name).split()[-1] == words[0]
                            or (first_name and normalize(e.name).split()[0] == words[0]))]
+            if not fuller and short.type == "person" and not first_name:
+                # a name written surname first ("Ban Ki-moon", "Gao Junlan") shortened to its first
+                # word ("Ban", "Ms. Gao"): only when no fuller name ends with that word
+                fuller = [e for e in self.entities if e is not short and e.type == "person"
+                          and len(normalize(e.name).split()) > 1 and normalize(e.name).split()[0] == words[0]
+                          and not (short.gender and e.gender and short.gender != e.gender)]
+                if len(fuller) != 1:
+                    continue
             if not fuller:
                 continue
             for m in self.mentions:
@@ -425,7 +438,7 @@ class Resolver:
 
     # The sieve: stages in order, each takes the source mention and returns a speaker or passes
     # (None). The last stage always answers.
-    STAGES = ("quoted_by", "apposition", "relative_pronoun", "pronoun", "alias", "words_of_owner",
+    STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "pronoun", "alias", "words_of_owner",
               "name", "unlisted_name", "description")
 
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
@@ -494,6 +507,38 @@ class Resolver:
         if self._single_word(m) in self.lex["relative_pronouns"]:
             return self._relative(m.first, m.history) or Speaker(m.text, "unknown", None)
         return None
+
+    _BIO = re.compile(r"^\s*(?:[A-Z][a-z]{1,4}\.\s+)?([A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]*){0,3})"
+                      r"(?:\s*,[^,\n]{1,40},)?\s+(?:is|was|edits|writes|teaches|has been|serves|covers)\b")
+
+    def author(self) -> Optional[Speaker]:
+        """The writer of a signed piece, from a closing biography line among the last three
+        paragraphs ("Jane Roe is a professor of law ...", "Roe, D-Ariz., was ...")."""
+        if not hasattr(self, "_author"):
+            self._author = None
+            seg = self.seg
+            pars = sorted({int(p) for p in seg.paragraph})[-3:]
+            for p in reversed(pars):
+                ks = [k for k in range(len(seg)) if int(seg.paragraph[k]) == p]
+                if not ks:
+                    continue
+                m = self._BIO.match(seg.text[seg.starts[ks[0]]:seg.ends[ks[-1]]])
+                if not m:
+                    continue
+                start = int(seg.starts[ks[0]]) + m.start(1)
+                inside = [x for x in self.mentions if seg.starts[x.first] >= start
+                          and seg.ends[x.last] <= start + len(m.group(1)) + 2 and x.entity.type == "person"]
+                if inside:
+                    self._author = self._speaker(inside[0].entity)
+                    break
+        return self._author
+
+    def _sieve_author(self, m: "SourceMention") -> Optional[Speaker]:
+        """"I" in the narration (outside quotation marks) is the writer: the one a closing
+        biography line names, else "the author"."""
+        if self._single_word(m) not in ("i", "me", "my") or self.seg.quote[m.first] != QUOTE_OUT:
+            return None
+        return self.author() or AUTHOR_FALLBACK
 
     def _sieve_pronoun(self, m: "SourceMention") -> Optional[Speaker]:
         word = self._single_word(m)
@@ -721,7 +766,10 @@ class Resolver:
         for m in self.mentions:
             if m.last < pos:
                 e = m.entity
-                out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), 0.0, e.gender))
+                # a name that is the subject of a speech verb ("said Ana Ruiz", "Ruiz told") speaks
+                # like a claim's source even where no claim was found there
+                weight = 0.9 if self._speech_subject(m) else 0.0
+                out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), weight, e.gender))
         out += self._plural_candidates(pos)
         for idx, sp in history:
             if idx < pos and sp is not None and sp.type != "unknown":
@@ -729,6 +777,35 @@ class Resolver:
                 # an unresolved description is a weaker antecedent than a named speaker
                 out.append((idx, sp, 1.2 if sp.mention is not None else 0.6, ent.gender if ent else None))
         return out
+
+    _SPEECH_VERBS = frozenset({
+        "said", "says", "say", "told", "tells", "added", "adds", "wrote", "writes", "argued", "argues",
+        "noted", "notes", "explained", "explains", "asked", "asks", "stated", "states", "declared",
+        "insisted", "insists", "claimed", "claims", "warned", "warns", "continued", "recalled", "replied",
+        "responded", "tweeted", "acknowledged", "acknowledges", "predicted", "suggested", "suggests",
+        "countered", "conceded", "concedes", "emphasized", "stressed", "observed", "complained", "announced"})
+
+    def _speech_subject(self, m: Mention) -> bool:
+        """Mention m is the subject of a speech verb: the verb right after it (past an appositive
+        of up to a dozen words closed by a comma), right before it ("said Ana Ruiz"), or "according
+        to" before it."""
+        seg = self.seg
+        if m.entity.type not in ("person", "organization", "media", "government"):
+            return False
+        b = m.first - 1
+        if b >= 0 and seg.sentence[b] == seg.sentence[m.first]:
+            w = seg.word(b).lower()
+            if w in self._SPEECH_VERBS or (w == "to" and b >= 1 and seg.word(b - 1).lower() == "according"):
+                return True
+        k = m.last + 1
+        n = len(seg)
+        if k < n and seg.word(k) == ",":
+            j = k + 1
+            while j < n and j - k <= 12 and seg.sentence[j] == seg.sentence[m.first] and seg.word(j) != ",":
+                j += 1
+            if j < n and seg.word(j) == "," and j + 1 < n and seg.word(j + 1).lower() in self._SPEECH_VERBS:
+                return True
+        return k < n and seg.sentence[k] == seg.sentence[m.first] and seg.word(k).lower() in self._SPEECH_VERBS
 
     def _plural_candidates(self, pos: int) -> list:
         """Antecedents for "they" that are not single names, from the last three sentences:
@@ -787,6 +864,10 @@ class Resolver:
                 if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name):
                     continue
             score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
+            ent = self._by_key.get(normalize(sp.name))
+            if ent is not None:
+                # the article's main characters are the likelier antecedents
+                score += PROMINENCE * math.log1p(len(ent.mentions))
             if kind in ("m", "f") and gender == kind:
                 score += 0.3
             if kind == "i" and inside_quote and source_weight:
