@@ -213,3 +213,37 @@ def test_resolve_descriptions_with_names(text, sources, expected):
 def test_resolve_they(text, sources, expected):
     got = resolve(text, *sources)
     assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+def test_surname_first_name_shortened_to_its_first_word():
+    text = "Finance Minister Lou Jiwei met reporters on Monday. Mr. Lou said the talks were over."
+    got = resolve(text, "Finance Minister Lou Jiwei", "Mr. Lou")
+    assert [s.name for s in got] == ["Lou Jiwei", "Lou Jiwei"]
+
+
+def test_honorific_opening_a_sentence_keeps_its_gender():
+    text = ("Jane Smith and her husband, John Smith, run the farm near the river. Mr. Smith said prices "
+            "fell. Mrs. Smith said they would recover.")
+    got = resolve(text, "Mr. Smith", "Mrs. Smith")
+    assert [s.name for s in got] == ["John Smith", "Jane Smith"]
+
+
+def test_narration_i_is_the_writer_named_by_a_closing_biography_line():
+    text = ("The vote is close. I think the council will lose it, and the mayor knows it.\n\n"
+            "Ana Ruiz said the result would be clear by Friday.\n\n"
+            "Tom Vik is a columnist for the Daily Planet.")
+    got = resolve(text, "I", "Ana Ruiz")
+    assert [s.name for s in got] == ["Tom Vik", "Ana Ruiz"]
+
+
+def test_narration_i_without_a_biography_is_the_author_and_quoted_i_is_the_speaker():
+    text = ("The vote is close. I think the council will lose it.\n\n"
+            "\u201cI will win,\u201d Ana Ruiz said on Friday.")
+    got = resolve(text, "I", "I", "Ana Ruiz")
+    assert [s.name for s in got] == ["the author", "Ana Ruiz", "Ana Ruiz"]
+
+
+def test_pronoun_prefers_who_spoke_over_who_was_named_last():
+    text = ("\u201cThe plan is sound,\u201d said Tom Vik, an economist at the Acme Institute. Critics cite "
+            "Ana Ruiz and Paul Lee. \u201cIt will not pass,\u201d he said.")
+    assert [s.name for s in resolve(text, "last:he")] == ["Tom Vik"]
