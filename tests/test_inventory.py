@@ -24,7 +24,7 @@ def test_honorific_gender_keeps_two_people_apart():
 
 
 def test_surname_first_name_shortened_to_its_first_word():
-    inv = inventory("Finance Minister Lou Jiwei met reporters on Monday. On Tuesday, Lou left for Beijing.")
+    inv = inventory("Finance Minister Lou Jiwei met reporters on Monday. On Tuesday, Mr. Lou left for Beijing.")
     assert inv.entity("Lou") is inv.entity("Lou Jiwei") is not None
 
 
