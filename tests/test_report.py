@@ -447,6 +447,14 @@ def test_report_on_polnear_dev_without_model(tmp_path):
     assert 70 < human["claim"]["f1"]["value"] < 90 and human["n_articles"] == 22
     # the hand-checked speakers cover these articles; the resolver runs without a model
     assert m["speakers"]["gold_sources"]["n"] > 100
+    # and the speaker sets: the disputes dev articles among the first 14, strict and lenient
+    sets = m["speakers"]["sets"]
+    assert set(sets) >= {"disputes dev", "hand-checked main"}
+    for name, e in sets.items():
+        if e["available"]:
+            g = e["gold_sources"]
+            assert g["n"] > 0 and g["strict"]["value"] <= g["lenient"]["value"]
+            assert e["end_to_end"] == {"available": False, "missing": "not run (--no-model)"}
     assert set(m["stance"]["datasets"]) >= {"fnc1", "vast"}
 
 
