@@ -525,6 +525,32 @@ class Resolver(Inventory):
         return True
 
     def _relative(self, pos: int, history: Optional[list] = None, depth: int = 0) -> Optional[Speaker]:
+        sp = self._relative_np(pos, history, depth)
+        if self.seg.word(pos).lower() == "who" and self.seg.word(pos - 1) == "," \
+                and (sp is None or sp.mention is None or sp.type not in ("person", "group")):
+            anchor = self._apposition_anchor(pos)
+            if anchor is not None:
+                return self._speaker(anchor.entity)
+        return sp
+
+    def _apposition_anchor(self, pos: int) -> Optional[Mention]:
+        """"Ana Ruiz, a doctor from Leeds, England, who ...": the person an apposition (a noun
+        phrase opened by a determiner, with no verb of speech and no quotation) describes."""
+        seg = self.seg
+        sent = seg.sentence[pos]
+        for m in reversed(self.mentions):
+            if m.last >= pos or seg.sentence[m.first] != sent:
+                continue
+            if m.entity.type != "person" or m.last + 2 >= pos or seg.word(m.last + 1) != ",":
+                continue
+            between = [seg.word(k).lower() for k in range(m.last + 2, pos - 1)]
+            if len(between) > 16 or between[0] not in ("a", "an", "the", "his", "her", "their", "its") \
+                    or any(w in self._SPEECH_VERBS or w in ('"', "“", "”") for w in between):
+                return None
+            return m
+        return None
+
+    def _relative_np(self, pos: int, history: Optional[list] = None, depth: int = 0) -> Optional[Speaker]:
         """Antecedent of "who"/"which"/"that": the noun phrase ending just before it (skipping a
         comma, a dash and a parenthesis such as "(D-Ky.)"); an apposition's anchor ("X, the Y,
         who"); the antecedent of an earlier "who" for "..., and who"; a description linked like

@@ -247,3 +247,9 @@ def test_pronoun_prefers_who_spoke_over_who_was_named_last():
     text = ("\u201cThe plan is sound,\u201d said Tom Vik, an economist at the Acme Institute. Critics cite "
             "Ana Ruiz and Paul Lee. \u201cIt will not pass,\u201d he said.")
     assert [s.name for s in resolve(text, "last:he")] == ["Tom Vik"]
+
+
+def test_who_after_an_apposition_with_a_place_is_the_person_described():
+    text = ("Critics booed the plan. \u201cIt will not work,\u201d said Tom Vik, a doctor from Leeds, England, "
+            "who said he would vote against it.")
+    assert [s.name for s in resolve(text, "Tom Vik", "who")] == ["Tom Vik", "Tom Vik"]
