@@ -326,9 +326,30 @@ class Inventory:
                 self._by_key[key] = max(fuller, key=lambda e: len(e.mentions))
             self._by_key.setdefault(normalize(short.name), max(fuller, key=lambda e: len(e.mentions)))
             self.entities.remove(short)
+        self._merge_acronyms()
         for e in self.entities:
             if e.type == "other" and normalize(e.name) in self.lex["countries"]:
                 e.type = "government"
+
+    def _merge_acronyms(self) -> None:
+        """An acronym ("FEC") joins the one name of the article it abbreviates ("Federal Election
+        Commission"), initials of its capitalised words."""
+        for short in list(self.entities):
+            name = short.name.replace(".", "")
+            if not (2 <= len(name) <= 6 and name.isalpha() and name.isupper()) or self.aliases.get(short.name):
+                continue
+            fuller = [e for e in self.entities if e is not short and e.type != "person"
+                      and "".join(w[0] for w in e.name.split() if w[:1].isupper()) == name]
+            if len(fuller) != 1:
+                continue
+            target = fuller[0]
+            for m in self.mentions:
+                if m.entity is short:
+                    m.entity = target
+                    target.mentions.append((m.first, m.last))
+            for key in [k for k, e in self._by_key.items() if e is short]:
+                self._by_key[key] = target
+            self.entities.remove(short)
 
     def _plain(self, k: int) -> bool:
         """Word k is narration: outside quotation marks and outside headlines."""

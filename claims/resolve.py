@@ -72,7 +72,7 @@ class Resolver(Inventory):
     # The sieve: stages in order, each takes the source mention and returns a speaker or passes
     # (None). The last stage always answers.
     STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "pronoun", "alias", "words_of_owner",
-              "name", "unlisted_name", "description")
+              "name", "unlisted_name", "issuer", "description")
 
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
                 ) -> Optional[Speaker]:
@@ -230,6 +230,25 @@ class Resolver(Inventory):
                 and any(seg.word(k).isalpha() for k in rng):
             self._add_mention(m.first, m.last)
             return self._named(m.first, m.last)
+        return None
+
+    _ISSUED = frozenset({"statement", "statements", "release", "email", "e-mail", "emails", "letter", "memo",
+                         "message", "tweet", "tweets", "post", "ad", "advertisement", "spot", "commercial", "video",
+                         "website", "site", "page", "announcement", "response", "reply", "note"})
+
+    def _sieve_issuer(self, m: "SourceMention") -> Optional[Speaker]:
+        """"The statement", "the email", "the ad": what someone issued speaks for its issuer, the
+        latest earlier claim's speaker (within four sentences) that is no document itself."""
+        seg = self.seg
+        words = [seg.word(k).lower() for k in range(m.first, m.last + 1)]
+        if len(words) < 2 or words[0] not in ("the", "that", "this") or words[-1] not in self._ISSUED \
+                or any(seg.case[k] != CASE_LOWER for k in range(m.first + 1, m.last + 1) if seg.word(k).isalpha()):
+            return None
+        sent = int(seg.sentence[m.first])
+        for idx, sp in reversed(m.history):
+            if idx < m.first and sp is not None and sp.mention is not None and sp.type != "document" \
+                    and sent - int(seg.sentence[idx]) <= 4:
+                return sp
         return None
 
     def _sieve_description(self, m: "SourceMention") -> Optional[Speaker]:

@@ -57,3 +57,10 @@ def test_entity_at_gives_the_last_name_in_a_range():
     last = seg.word_range(0, text.index(" said"))[1]
     assert inv.entity_at(0, last).name == "Brookings Institution"
     assert inv.entity_at(0, 1).name == "Jane Roe"
+
+
+def test_an_acronym_joins_the_name_it_abbreviates():
+    inv = inventory("The Federal Election Commission met on Monday. A lawyer said the FEC would rule in May.")
+    assert inv.entity("FEC") is inv.entity("Federal Election Commission") is not None
+    inv = inventory("The Federal Election Commission met on Monday. A lawyer said the ABC would rule in May.")
+    assert inv.entity("ABC") is not inv.entity("Federal Election Commission")

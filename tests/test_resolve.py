@@ -253,3 +253,11 @@ def test_who_after_an_apposition_with_a_place_is_the_person_described():
     text = ("Critics booed the plan. \u201cIt will not work,\u201d said Tom Vik, a doctor from Leeds, England, "
             "who said he would vote against it.")
     assert [s.name for s in resolve(text, "Tom Vik", "who")] == ["Tom Vik", "Tom Vik"]
+
+
+def test_an_issued_statement_speaks_for_its_issuer_and_a_poll_stays_a_document():
+    text = ("Acme Corp. denied the report on Monday. The company said it had done nothing wrong. "
+            "The statement added that the audit was flawed. A Gallup poll found most people disagree.")
+    got = resolve(text, "Acme Corp.", "The statement", "A Gallup poll")
+    assert [s.name for s in got][:2] == ["Acme Corp", "Acme Corp"]
+    assert got[2].type == "document"
