@@ -60,6 +60,9 @@ _CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
 
 
 PROMINENCE = 0.2
+# nouns that name the same kind of document ("the survey" may be the poll named before)
+_DOCUMENT_KINDS = (frozenset({"poll", "polls", "survey", "surveys", "polling"}),
+                   frozenset({"report", "study", "analysis", "research", "findings", "paper"}))
 AUTHOR_FALLBACK = Speaker("the author", "person", None)
 
 
@@ -72,7 +75,7 @@ class Resolver(Inventory):
     # The sieve: stages in order, each takes the source mention and returns a speaker or passes
     # (None). The last stage always answers.
     STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "pronoun", "alias", "words_of_owner",
-              "name", "unlisted_name", "issuer", "description")
+              "document", "name", "unlisted_name", "issuer", "description")
 
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
                 ) -> Optional[Speaker]:
@@ -235,6 +238,85 @@ class Resolver(Inventory):
     _ISSUED = frozenset({"statement", "statements", "release", "email", "e-mail", "emails", "letter", "memo",
                          "message", "tweet", "tweets", "post", "ad", "advertisement", "spot", "commercial", "video",
                          "website", "site", "page", "announcement", "response", "reply", "note"})
+
+    _DOC_SKIP = frozenset({"new", "latest", "recent", "more-recent", "most", "national", "another", "other", "same",
+                           "previous", "earlier", "last", "first", "second", "separate", "similar", "nonpartisan",
+                           "independent", "consulting", "firm", "group", "organization", "the", "a", "an"})
+
+    def _sieve_document(self, m: "SourceMention") -> Optional[Speaker]:
+        """A poll, report or data set named by who made it: "a new poll from Acme University" and
+        "a Acme University poll released Sunday" are both the "Acme University poll"; its date, how
+        it came out and what it covers are not part of its name. Statements, letters and ads are
+        left to the stages that give them their issuer."""
+        seg = self.seg
+        k = m.first
+        while k <= m.last and seg.word(k).lower() in self.lex["determiners"]:
+            k += 1
+        head = None
+        for j in range(k, m.last + 1):
+            w = seg.word(j).lower()
+            if w in _PREPOSITIONS or w in _HEAD_BREAKS or seg.word(j).endswith(("'s", "’s")):
+                break
+            nxt = seg.word(j + 1) if j + 1 <= m.last else ""
+            # a lowercase head ("poll"), or "Poll" closing a name ("Acme Poll released ...")
+            lower = seg.case[j] == CASE_LOWER or (w in ("poll", "polls", "survey") and not nxt[:1].isupper())
+            if lower and w in self.lex["document_words"] and w not in self._ISSUED \
+                    and w not in ("plan", "platform", "campaign"):
+                head = j
+                n = nxt.lower()
+                if n in self.lex["document_words"] or n in ("average", "averages"):
+                    continue
+                if nxt.isalpha() and nxt.islower() and n not in self._DOC_TAIL and n not in _PREPOSITIONS \
+                        and n not in _HEAD_BREAKS and n not in ("that", "and", "or", "showing", "shows"):
+                    head = None  # "law enforcement officials": the document word only modifies
+                    continue
+                break
+            elif head is not None:
+                break
+        if head is None:
+            return None
+        # the maker: capitalised words before the head ("Acme University/Daily Planet"), else a
+        # name after "by", "from" or "for" ("a poll conducted by the Daily Planet and Acme News")
+        pre = list(range(k, head))
+        while pre and (seg.case[pre[0]] == CASE_LOWER or seg.word(pre[0]).lower() in ("the", "a", "an")):
+            pre.pop(0)
+        head_text = seg.text[seg.starts[head]:seg.ends[head]]
+        if pre:
+            # what it is of stays ("Acme analysis of campaign filings"); how it came out does not
+            end = head
+            if head + 1 < m.last and seg.word(head + 1).lower() == "of" \
+                    and seg.word(head).lower() not in ("poll", "polls", "polling", "survey", "surveys"):
+                end = head + 2
+                while end + 1 <= m.last and seg.word(end + 1).lower() not in self._DOC_TAIL \
+                        and (seg.word(end + 1).lower() not in _PREPOSITIONS or seg.word(end + 1).lower() == "of"):
+                    end += 1
+            maker = seg.text[seg.starts[pre[0]]:seg.ends[head - 1]]
+            if end > head and any(ch.isupper() for ch in maker):
+                return Speaker(re.sub(r"\s+", " ", seg.text[seg.starts[pre[0]]:seg.ends[end]]), "document", None)
+        else:
+            maker = ""
+            j = head + 1
+            while j <= m.span_last and j - head <= 4 and seg.word(j).lower() not in ("by", "from", "for"):
+                j += 1
+            if j <= m.span_last and seg.word(j).lower() in ("by", "from", "for"):
+                a = j + 1
+                while a <= m.span_last and (seg.case[a] == CASE_LOWER or seg.word(a).lower() in self._DOC_SKIP):
+                    if seg.word(a).lower() in _PREPOSITIONS:
+                        break
+                    a += 1
+                b = a
+                while b + 1 <= m.span_last and (seg.case[b + 1] not in (CASE_LOWER,) or seg.word(b + 1).lower() == "and"
+                                                or seg.word(b + 1) in ("/", "-", "&")) \
+                        and seg.word(b + 1) not in (",", "(", ")", ".", ";", ":") and seg.word(b + 1).lower() != "of":
+                    b += 1
+                while b > a and seg.word(b).lower() == "and":
+                    b -= 1
+                if a <= m.span_last and seg.case[a] != CASE_LOWER and seg.word(a)[:1].isalpha():
+                    maker = re.sub(r"\s+and\s+", "/", seg.text[seg.starts[a]:seg.ends[b]])
+        if not maker or not any(ch.isupper() for ch in maker):
+            return None
+        name = re.sub(r"\s+", " ", f"{maker} {head_text}").replace(" / ", "/")
+        return Speaker(name, "document", None)
 
     def _sieve_issuer(self, m: "SourceMention") -> Optional[Speaker]:
         """"The statement", "the email", "the ad": what someone issued speaks for its issuer, the
@@ -684,6 +766,15 @@ class Resolver(Inventory):
                     n, _, ent = max(counts.values(), key=lambda x: (x[0], x[1]))
                     if n >= 2:
                         return Speaker(ent.name, ent.type, self._mention_span(ent))
+            # "the survey" after "a Gallup poll": the latest named document of that kind
+            kind_of_doc = next((c for c in _DOCUMENT_KINDS if head in c), None)
+            if kind_of_doc and raw[0] in ("the", "that", "this") and len(words) <= 3:
+                sent = int(seg.sentence[first])
+                for idx, sp in reversed(history):
+                    if idx < first and sp is not None and sp.type == "document" \
+                            and normalize(sp.name).split()[-1:] and normalize(sp.name).split()[-1] in kind_of_doc \
+                            and any(ch.isupper() for ch in sp.name) and sent - int(seg.sentence[idx]) <= 10:
+                        return sp
             # "the campaign", "the ad": an earlier speaker with the same head noun
             for idx, sp in reversed(history):
                 if idx < first and sp is not None and sp.mention is not None \

@@ -261,3 +261,21 @@ def test_an_issued_statement_speaks_for_its_issuer_and_a_poll_stays_a_document()
     got = resolve(text, "Acme Corp.", "The statement", "A Gallup poll")
     assert [s.name for s in got][:2] == ["Acme Corp", "Acme Corp"]
     assert got[2].type == "document"
+
+
+@pytest.mark.parametrize("source,name", [
+    ("A new poll from Acme University", "Acme University poll"),
+    ("a national Acme University/Daily Planet Poll released Sunday", "Acme University/Daily Planet Poll"),
+    ("A projection by the consulting firm Oxford Metrics", "Oxford Metrics projection"),
+    ("a poll conducted by the Daily Planet and Acme News", "Daily Planet/Acme News poll"),
+    ("a Daily Planet analysis of campaign filings", "Daily Planet analysis of campaign filings"),
+])
+def test_a_document_is_named_by_its_maker(source, name):
+    text = f"Voters are split. {source} found that most want change."
+    got = resolve(text, source)[0]
+    assert got.name == name and got.type == "document"
+
+
+def test_a_name_with_a_document_word_is_no_document():
+    text = "Voters are split. Texas delegate Bill Eastland said most want change."
+    assert resolve(text, "Texas delegate Bill Eastland")[0].name == "Bill Eastland"
