@@ -592,10 +592,11 @@ class Resolver(Inventory):
                 if kind in ("m", "f") and gender and gender != kind:
                     continue
             elif kind == "it":
-                if sp.type in ("person", "group", "unknown"):
+                if sp.type in ("person", "group", "unknown") or self._place(sp.name):
                     continue
             elif kind == "they":
-                if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name):
+                if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name) \
+                        or self._place(sp.name, countries=True):
                     continue
             score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
             ent = self._by_key.get(normalize(sp.name))
@@ -613,6 +614,12 @@ class Resolver(Inventory):
         if not kept:
             return None
         return max(kept, key=lambda k: k[5])[1]
+
+    def _place(self, name: str, countries: bool = False) -> bool:
+        """A place the lexicon knows (a state, a city; with ``countries``, a country too): where
+        things happen, seldom what "it" says; a country is seldom the "they" that says something."""
+        key = normalize(name)
+        return key in self.lex["places"] or (countries and key in self.lex["countries"])
 
     def _is_sentence_subject(self, idx: int) -> bool:
         seg = self.seg

@@ -279,3 +279,9 @@ def test_a_document_is_named_by_its_maker(source, name):
 def test_a_name_with_a_document_word_is_no_document():
     text = "Voters are split. Texas delegate Bill Eastland said most want change."
     assert resolve(text, "Texas delegate Bill Eastland")[0].name == "Bill Eastland"
+
+
+def test_it_and_they_skip_places():
+    text = ("Acme Corp. opened a plant in Ohio last year. Ohio gave tax breaks. It said the plant would "
+            "hire 500 people.")
+    assert resolve(text, "last:It")[0].name == "Acme Corp"
