@@ -59,7 +59,11 @@ _QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "
 _CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
 
 
-PROMINENCE = 0.2
+# weights of the pronoun antecedent's salience (set by hand, checked on the disputes train split)
+DISTANCE = 1.0        # per sentence back
+SUBJECT = 0.5         # the antecedent opens its sentence
+SPEECH_SUBJECT = 1.2  # the antecedent is the subject of a speech verb
+PROMINENCE = 0.2      # per log mention count
 # nouns that name the same kind of document ("the survey" may be the poll named before)
 _DOCUMENT_KINDS = (frozenset({"poll", "polls", "survey", "surveys", "polling"}),
                    frozenset({"report", "study", "analysis", "research", "findings", "paper"}))
@@ -502,7 +506,7 @@ class Resolver(Inventory):
                 e = m.entity
                 # a name that is the subject of a speech verb ("said Ana Ruiz", "Ruiz told") speaks
                 # like a claim's source even where no claim was found there
-                weight = 1.2 if self._speech_subject(m) else 0.0
+                weight = SPEECH_SUBJECT if self._speech_subject(m) else 0.0
                 out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), weight, e.gender))
         out += self._plural_candidates(pos)
         for idx, sp in history:
@@ -598,7 +602,7 @@ class Resolver(Inventory):
                 if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name) \
                         or self._place(sp.name, countries=True):
                     continue
-            score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
+            score = -DISTANCE * dist + source_weight + SUBJECT * self._is_sentence_subject(idx) + 0.001 * idx
             ent = self._by_key.get(normalize(sp.name))
             if ent is not None:
                 # the article's main characters are the likelier antecedents
