@@ -73,10 +73,37 @@ def strict_match(pred: str | None, accept: list[str]) -> bool:
     return pred is not None and normalize(pred) in {normalize(a) for a in accept}
 
 
+_PERCENT = re.compile(r"\s*\b(?:per ?cent|percent)\b")
+_LIST_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*")
+
+
+def _members(name: str) -> list[str]:
+    """The members of a coordinated name ("A, B and C"), or the name itself."""
+    return [p for p in _LIST_SPLIT.split(name) if p.strip()]
+
+
 def lenient_match(pred: str | None, accept: list[str]) -> bool:
-    """Same name up to case, a title, a middle name, an alias, or a surname given alone."""
+    """Same name up to case, a title, a middle name, an alias, or a surname given alone; "%"
+    for "percent"; the members of a coordination in any order ("B and A" for "A and B"); a
+    country for its government ("United States" for "United States government")."""
     if pred is None:
         return False
+    if strict_match(pred, accept):
+        return True
+    if _single_lenient(pred, accept):
+        return True
+    pm = _members(pred)
+    for a in accept:
+        am = _members(a)
+        if len(pm) > 1 and len(pm) == len(am) and all(any(_single_lenient(x, [y]) for y in am) for x in pm) \
+                and all(any(_single_lenient(x, [y]) for x in pm) for y in am):
+            return True
+    return False
+
+
+def _single_lenient(pred: str, accept: list[str]) -> bool:
+    pred = _PERCENT.sub("%", pred)
+    accept = [_PERCENT.sub("%", a) for a in accept]
     if strict_match(pred, accept):
         return True
     pw = _words(pred)
@@ -88,6 +115,9 @@ def lenient_match(pred: str | None, accept: list[str]) -> bool:
             continue
         if pw == aw or _canonical(pred) == _canonical(a):
             return True
+        for x, y in ((pw, aw), (aw, pw)):
+            if x[-1:] == ["government"] and len(x) > 1 and x[:-1] == y and " ".join(y) in lexicon()["countries"]:
+                return True  # "United States government" for "United States"
         short, long_ = (pw, aw) if len(pw) <= len(aw) else (aw, pw)
         if short == long_[-len(short):]:
             return True  # "Trump" for "Donald Trump", "New York Post" for "The New York Post"

@@ -16,6 +16,14 @@ from eval.speakers import lenient_match, mention_kind, strict_match
     ("Smith Tower", ["Jane Smith"], False, False),
     ("Jane", ["Jane Smith"], False, False),
     (None, ["Jane Smith"], False, False),
+    ("22 percent of voters", ["22% of voters"], False, True),          # "%" for "percent"
+    ("Tom Vik and Ana Ruiz", ["Ana Ruiz and Tom Vik"], False, True),   # members in any order
+    ("Vik, Ruiz and Lee", ["Ana Ruiz, Tom Vik and Jo Lee"], False, True),
+    ("Tom Vik and Ana Ruiz", ["Ana Ruiz, Tom Vik and Jo Lee"], False, False),  # one member missing
+    ("Tom Vik and Jo Lee", ["Ana Ruiz and Tom Vik"], False, False),
+    ("United States government", ["United States"], False, True),     # a country for its government
+    ("Acme government", ["Acme"], False, False),                       # only for countries
+    ("Jane Smith campaign", ["Jane Smith"], False, False),             # a person's campaign is not the person
 ])
 def test_speaker_match(pred, accept, strict, lenient):
     assert strict_match(pred, accept) == strict

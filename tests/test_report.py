@@ -119,6 +119,35 @@ def test_report_speaker_outcomes_of_matched_claims():
     assert [r["ok"] for r in speaker_outcomes(arts, preds, spk) if r["setting"] == "matched"] == [False]
 
 
+def _set_records():
+    r = lambda art, kind, setting, strict, lenient, name="disputes dev": {  # noqa: E731
+        "set": name, "article": art, "kind": kind, "setting": setting, "strict": strict, "lenient": lenient}
+    return [r("a", "name", "gold sources", True, True), r("a", "pronoun", "gold sources", False, True),
+            r("b", "description", "gold sources", False, False), r("b", "empty source", "gold sources", True, True),
+            r("a", "name", "end to end", False, True), r("a", "name", "gold sources", True, True, "hand-checked main")]
+
+
+def test_report_speaker_sets_strict_and_lenient_by_kind():
+    sec = collect.speaker_sets_section(_set_records(), missing={"hand-checked main/end_to_end": "no model"},
+                                       n_boot=N_BOOT)
+    g = sec["disputes dev"]["gold_sources"]
+    # the empty source is its own kind, outside the overall figure
+    assert g["n"] == 3 and value(g["strict"]) == pytest.approx(100 / 3, abs=0.01) \
+        and value(g["lenient"]) == pytest.approx(200 / 3, abs=0.01)
+    assert value(g["by_kind"]["pronoun"]["strict"]) == 0.0 and value(g["by_kind"]["pronoun"]["lenient"]) == 100.0
+    assert value(g["by_kind"]["empty source"]["lenient"]) == 100.0 and "metonymy" not in g["by_kind"]
+    e = sec["disputes dev"]["end_to_end"]
+    assert e["n"] == 1 and value(e["strict"]) == 0.0 and value(e["lenient"]) == 100.0
+    assert sec["hand-checked main"]["end_to_end"] == {"available": False, "missing": "no model"}
+    report = {"meta": {"title": "t", "name": "n", "seed": 0, "bootstrap": N_BOOT},
+              "speakers": dict(collect.speaker_section(
+                  [{"article": "a", "kind": "name", "setting": "gold_sources", "ok": True}], n_boot=N_BOOT), sets=sec)}
+    text, html = render_md(report), render_html(report)
+    assert "### Speaker sets" in text and "| disputes dev, gold sources | 33.3 / 66.7" in text
+    assert "hand-checked main, end to end (missing: no model)" in text
+    assert "<h3>Speaker sets</h3>" in html and "disputes dev, end to end" in html
+
+
 # -- stance ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -418,6 +447,14 @@ def test_report_on_polnear_dev_without_model(tmp_path):
     assert 70 < human["claim"]["f1"]["value"] < 90 and human["n_articles"] == 22
     # the hand-checked speakers cover these articles; the resolver runs without a model
     assert m["speakers"]["gold_sources"]["n"] > 100
+    # and the speaker sets: the disputes dev articles among the first 14, strict and lenient
+    sets = m["speakers"]["sets"]
+    assert set(sets) >= {"disputes dev", "hand-checked main"}
+    for name, e in sets.items():
+        if e["available"]:
+            g = e["gold_sources"]
+            assert g["n"] > 0 and g["strict"]["value"] <= g["lenient"]["value"]
+            assert e["end_to_end"] == {"available": False, "missing": "not run (--no-model)"}
     assert set(m["stance"]["datasets"]) >= {"fnc1", "vast"}
 
 

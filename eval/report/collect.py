@@ -269,6 +269,54 @@ def speaker_section(outcomes: list[dict], *, n_articles: int = 0, matched_missin
     return out
 
 
+SET_KINDS = ("name", "pronoun", "relative pronoun", "description", "metonymy", "document", "empty source")
+SET_SETTINGS = (("gold_sources", "gold sources"), ("end_to_end", "end to end"))
+
+
+def speaker_sets_section(records: list[dict], *, missing: dict[str, str] | None = None,
+                         n_boot: int = 1000, seed: int = 0) -> dict:
+    """Speaker accuracy, strict and lenient, on each speaker set (the disputes dev set and the
+    hand-checked sets) from ``eval.speakers.outcomes`` records: per set and setting (the resolver
+    on gold sources; the model's matched claims end to end), overall (attributions with a gold
+    speaker) and by kind of source mention. Intervals over articles."""
+    out: dict = {}
+    for name in dict.fromkeys([r["set"] for r in records] + list(missing or {})):
+        rs = [r for r in records if r["set"] == name]
+        if not rs:
+            out[name] = {"available": False, "missing": (missing or {}).get(name, "no records")}
+            continue
+        entry: dict = {"available": True}
+        for key, setting in SET_SETTINGS:
+            rec = [r for r in rs if r["setting"] == setting]
+            if not rec:
+                entry[key] = {"available": False, "missing": (missing or {}).get(f"{name}/{key}", "no predictions")}
+                continue
+            arts = sorted({r["article"] for r in rec})
+            pos = {a: i for i, a in enumerate(arts)}
+            cols = ("all",) + SET_KINDS
+            e: dict = {"available": True, "n_articles": len(arts), "by_kind": {}}
+            for measure in ("strict", "lenient"):
+                ok = np.zeros((len(arts), len(cols)))
+                n = np.zeros((len(arts), len(cols)))
+                for r in rec:
+                    for c in (["all"] if r["kind"] != "empty source" else []) + [r["kind"]]:
+                        ok[pos[r["article"]], cols.index(c)] += r[measure]
+                        n[pos[r["article"]], cols.index(c)] += 1
+                lo, hi = bootstrap_accuracy(ok, n, n_boot, seed)
+                tot_ok, tot_n = ok.sum(0), n.sum(0)
+                for i, c in enumerate(cols):
+                    f = figure(100 * tot_ok[i] / tot_n[i], (lo[i], hi[i])) if tot_n[i] else {"value": None, "ci": None}
+                    f["n"] = int(tot_n[i])
+                    if c == "all":
+                        e[measure] = f
+                        e["n"] = int(tot_n[i])
+                    elif tot_n[i]:
+                        e["by_kind"].setdefault(c, {})[measure] = f
+            entry[key] = e
+        out[name] = entry
+    return out
+
+
 # -- stance ------------------------------------------------------------------------------------
 
 def _stance_figures(gold: list[str], pred: list[str], groups: list[str] | None, name: str,

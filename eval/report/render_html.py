@@ -8,7 +8,7 @@ from html import escape
 from claims.doc import FORMS, STANCE_LABELS
 
 from . import svg
-from .collect import SPEAKER_KINDS
+from .collect import SET_KINDS, SET_SETTINGS, SPEAKER_KINDS
 from .fmt import MISSING, Figures, ci, num
 
 ROLE_NAMES = ("source", "cue", "content")
@@ -314,6 +314,41 @@ def _speakers(r: dict, F: Figures) -> str:
             f = e["by_kind"][k]
             cells.append(_fig_html(F, ("speakers", setting, "by_kind", k)) + f'<div class="note">n={f["n"]}</div>')
         rows.append(cells)
+    out.append(_table(head, rows))
+    out.append(_speaker_sets(s, F))
+    return "".join(out)
+
+
+def _speaker_sets(s: dict, F: Figures) -> str:
+    sets = s.get("sets") or {}
+    if not sets:
+        return ""
+    out = ['<h3>Speaker sets</h3><p class="note">Strict / lenient accuracy (%) on the disputes dev set and the '
+           'hand-checked sets (<code>python -m eval.speakers --split dev</code>), overall (attributions with a gold '
+           'speaker, 95% interval over articles) and by kind of source mention; lenient also takes a surname, a '
+           'title, a middle name, an alias, % for percent, a coordination in any order.</p>']
+    head = ["set, setting", "all"] + list(SET_KINDS)
+    rows = []
+    for name, e in sets.items():
+        if not e.get("available"):
+            rows.append([escape(name) + f'<div class="note">missing: {escape(e.get("missing", ""))}</div>']
+                        + [MISSING] * (len(head) - 1))
+            continue
+        for key, label in SET_SETTINGS:
+            v = e.get(key) or {}
+            if not v.get("available"):
+                rows.append([escape(f"{name}, {label}") + f'<div class="note">missing: {escape(v.get("missing", ""))}</div>']
+                            + [MISSING] * (len(head) - 1))
+                continue
+            base = ("speakers", "sets", name, key)
+            cells = [escape(f"{name}, {label}"),
+                     _fig_html(F, base + ("strict",)) + " / " + _fig_html(F, base + ("lenient",))
+                     + f'<div class="note">n={v["n"]}</div>']
+            for k in SET_KINDS:
+                kv = v["by_kind"].get(k)
+                cells.append(f"{num(kv['strict']['value'], 0)} / {num(kv['lenient']['value'], 0)}"
+                             f'<div class="note">n={kv["lenient"]["n"]}</div>' if kv else MISSING)
+            rows.append(cells)
     out.append(_table(head, rows))
     return "".join(out)
 

@@ -8,7 +8,7 @@ import re
 
 from claims.doc import FORMS, STANCE_LABELS
 
-from .collect import SPEAKER_KINDS
+from .collect import SET_KINDS, SET_SETTINGS, SPEAKER_KINDS
 from .fmt import MISSING, Figures, ci, num
 
 ROLE_NAMES = ("source", "cue", "content")
@@ -177,6 +177,38 @@ def _speakers(r: dict, F: Figures) -> list[str]:
         rows.append([label, f"{_fig(F, ('speakers', setting, 'accuracy'))} (n={e['n']})"]
                     + [f"{_fig(F, ('speakers', setting, 'by_kind', k))} (n={e['by_kind'][k]['n']})" for k in SPEAKER_KINDS])
     out.append(_table(["setting", "all"] + list(SPEAKER_KINDS), rows))
+    out += _speaker_sets(s, F)
+    return out
+
+
+def _speaker_sets(s: dict, F: Figures) -> list[str]:
+    sets = s.get("sets") or {}
+    if not sets:
+        return []
+    out = ["", "### Speaker sets", "",
+           "Strict / lenient accuracy (%) on the disputes dev set and the hand-checked sets (`python -m eval.speakers "
+           "--split dev`), overall (attributions with a gold speaker, 95% interval over articles) and by kind of "
+           "source mention; lenient also takes a surname, a title, a middle name, an alias, % for percent, a "
+           "coordination in any order.\n"]
+    rows = []
+    for name, e in sets.items():
+        if not e.get("available"):
+            rows.append([f"{md(name)} (missing: {md(e.get('missing', ''))})"] + [MISSING] * (1 + len(SET_KINDS)))
+            continue
+        for key, label in SET_SETTINGS:
+            v = e.get(key) or {}
+            if not v.get("available"):
+                rows.append([f"{md(name)}, {label} (missing: {md(v.get('missing', ''))})"] + [MISSING] * (1 + len(SET_KINDS)))
+                continue
+            base = ("speakers", "sets", name, key)
+            cells = [f"{md(name)}, {label}",
+                     f"{_fig(F, base + ('strict',), show_ci=False)} / {_fig(F, base + ('lenient',))} (n={v['n']})"]
+            for k in SET_KINDS:
+                kv = v["by_kind"].get(k)
+                cells.append(f"{num(kv['strict']['value'], 0)} / {num(kv['lenient']['value'], 0)} "
+                             f"(n={kv['lenient']['n']})" if kv else MISSING)
+            rows.append(cells)
+    out.append(_table(["set, setting", "all"] + list(SET_KINDS), rows))
     return out
 
 

@@ -298,6 +298,34 @@ def stance_parts(opts: Options, steps: Steps) -> dict:
     return sec
 
 
+# -- speakers on the speaker sets ---------------------------------------------------------------
+
+def speaker_sets(articles: list[dict], predictions: list[list[dict]] | None, model_missing: str,
+                 opts: Options) -> dict:
+    """Strict and lenient speaker accuracy on the disputes dev set and the two hand-checked sets
+    (``python -m eval.speakers --split dev``), restricted to the report's articles; end to end
+    with the report's own predictions."""
+    from .. import speakers as sp
+
+    ids = {a["id"]: k for k, a in enumerate(articles)}
+    sets = sp.load_sets("dev", Path(opts.disputes).parent.parent)
+    records, missing = [], {}
+    if not sets:
+        missing["disputes dev"] = "no disputes dev set (set $CLAIMS_DATA to the shared data folder)"
+    for s in sets:
+        s.articles = [a for a in s.articles if a["id"] in ids]
+        if not s.articles:
+            missing[s.name] = "none of its articles is in the report's attribution data"
+            continue
+        preds = None
+        if predictions is not None:
+            preds = {a["id"]: predictions[ids[a["id"]]] for a in s.articles}
+        else:
+            missing[f"{s.name}/end_to_end"] = model_missing or "no predictions"
+        records += sp.outcomes(s, preds)
+    return collect.speaker_sets_section(records, missing=missing, n_boot=opts.bootstrap, seed=opts.seed)
+
+
 # -- the whole report --------------------------------------------------------------------------
 
 def build(opts: Options, progress=None) -> dict:
@@ -356,6 +384,8 @@ def build(opts: Options, progress=None) -> dict:
     outcomes = speaker_outcomes(articles, predictions, load_speaker_set())
     report["speakers"] = collect.speaker_section(outcomes, n_articles=len({o["article"] for o in outcomes}),
                                                  matched_missing=model_missing, n_boot=opts.bootstrap, seed=opts.seed)
+    steps.step("speakers: disputes and hand-checked sets")
+    report["speakers"]["sets"] = speaker_sets(articles, predictions, model_missing, opts)
     steps.step("error gallery")
     report["gallery"] = gallery.error_gallery(articles, predictions, n=opts.gallery_size, missing=model_missing)
 

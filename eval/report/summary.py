@@ -58,6 +58,12 @@ def print_summary(report: dict, paths: dict | None = None, console=None) -> None
             if e.get("available"):
                 kinds = ", ".join(f"{k} {num(v['value'], 0)}% of {v['n']}" for k, v in e["by_kind"].items() if v["n"])
                 c.print(f"speaker accuracy, {label}: {_cell(F, ('speakers', setting, 'accuracy'))} ({kinds})")
+        for name, e in (sp.get("sets") or {}).items():
+            for key, label in (("end_to_end", "end to end"), ("gold_sources", "gold sources")):
+                v = e.get(key) or {}
+                if e.get("available") and v.get("available"):
+                    c.print(f"speakers, {escape(name)}, {label}: strict {num(v['strict']['value'], 1)}%, lenient "
+                            f"{_cell(F, ('speakers', 'sets', name, key, 'lenient'))} of {v['n']}")
     else:
         c.print(f"[yellow]speakers missing:[/yellow] {escape(sp.get('missing', ''))}")
 

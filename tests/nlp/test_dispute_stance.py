@@ -194,9 +194,9 @@ def test_second_stage_reads_only_pairs_over_the_gate():
 def test_polarity_model_sharing_fewer_layers_reads_a_prefix_of_the_trunk(tmp_path):
     import torch
     from safetensors.torch import save_file
-    from claims.encoder import EncoderConfig, Trunk, attention_mask
-    from claims.extract import ModelError
-    from claims.polarity import PolarityModel, PolarityNet, trunk_prefix
+    from claims.nlp.encoder import EncoderConfig, Trunk, attention_mask
+    from claims.errors import ModelError
+    from claims.nlp.polarity import PolarityModel, PolarityNet, trunk_prefix
 
     cfg = EncoderConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=16)

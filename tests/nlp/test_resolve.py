@@ -213,3 +213,75 @@ def test_resolve_descriptions_with_names(text, sources, expected):
 def test_resolve_they(text, sources, expected):
     got = resolve(text, *sources)
     assert [normalize(s.name) for s in got] == [normalize(e) for e in expected]
+
+
+def test_surname_first_name_shortened_to_its_first_word():
+    text = "Finance Minister Lou Jiwei met reporters on Monday. Mr. Lou said the talks were over."
+    got = resolve(text, "Finance Minister Lou Jiwei", "Mr. Lou")
+    assert [s.name for s in got] == ["Lou Jiwei", "Lou Jiwei"]
+
+
+def test_honorific_opening_a_sentence_keeps_its_gender():
+    text = ("Jane Smith and her husband, John Smith, run the farm near the river. Mr. Smith said prices "
+            "fell. Mrs. Smith said they would recover.")
+    got = resolve(text, "Mr. Smith", "Mrs. Smith")
+    assert [s.name for s in got] == ["John Smith", "Jane Smith"]
+
+
+def test_narration_i_is_the_writer_named_by_a_closing_biography_line():
+    text = ("The vote is close. I think the council will lose it, and the mayor knows it.\n\n"
+            "Ana Ruiz said the result would be clear by Friday.\n\n"
+            "Tom Vik is a columnist for the Daily Planet.")
+    got = resolve(text, "I", "Ana Ruiz")
+    assert [s.name for s in got] == ["Tom Vik", "Ana Ruiz"]
+
+
+def test_narration_i_without_a_biography_is_the_author_and_quoted_i_is_the_speaker():
+    text = ("The vote is close. I think the council will lose it.\n\n"
+            "\u201cI will win,\u201d Ana Ruiz said on Friday.")
+    got = resolve(text, "I", "I", "Ana Ruiz")
+    assert [s.name for s in got] == ["the author", "Ana Ruiz", "Ana Ruiz"]
+
+
+def test_pronoun_prefers_who_spoke_over_who_was_named_last():
+    text = ("\u201cThe plan is sound,\u201d said Tom Vik, an economist at the Acme Institute. Critics cite "
+            "Ana Ruiz and Paul Lee. \u201cIt will not pass,\u201d he said.")
+    assert [s.name for s in resolve(text, "last:he")] == ["Tom Vik"]
+
+
+def test_who_after_an_apposition_with_a_place_is_the_person_described():
+    text = ("Critics booed the plan. \u201cIt will not work,\u201d said Tom Vik, a doctor from Leeds, England, "
+            "who said he would vote against it.")
+    assert [s.name for s in resolve(text, "Tom Vik", "who")] == ["Tom Vik", "Tom Vik"]
+
+
+def test_an_issued_statement_speaks_for_its_issuer_and_a_poll_stays_a_document():
+    text = ("Acme Corp. denied the report on Monday. The company said it had done nothing wrong. "
+            "The statement added that the audit was flawed. A Gallup poll found most people disagree.")
+    got = resolve(text, "Acme Corp.", "The statement", "A Gallup poll")
+    assert [s.name for s in got][:2] == ["Acme Corp", "Acme Corp"]
+    assert got[2].type == "document"
+
+
+@pytest.mark.parametrize("source,name", [
+    ("A new poll from Acme University", "Acme University poll"),
+    ("a national Acme University/Daily Planet Poll released Sunday", "Acme University/Daily Planet Poll"),
+    ("A projection by the consulting firm Oxford Metrics", "Oxford Metrics projection"),
+    ("a poll conducted by the Daily Planet and Acme News", "Daily Planet/Acme News poll"),
+    ("a Daily Planet analysis of campaign filings", "Daily Planet analysis of campaign filings"),
+])
+def test_a_document_is_named_by_its_maker(source, name):
+    text = f"Voters are split. {source} found that most want change."
+    got = resolve(text, source)[0]
+    assert got.name == name and got.type == "document"
+
+
+def test_a_name_with_a_document_word_is_no_document():
+    text = "Voters are split. Texas delegate Bill Eastland said most want change."
+    assert resolve(text, "Texas delegate Bill Eastland")[0].name == "Bill Eastland"
+
+
+def test_it_and_they_skip_places():
+    text = ("Acme Corp. opened a plant in Ohio last year. Ohio gave tax breaks. It said the plant would "
+            "hire 500 people.")
+    assert resolve(text, "last:It")[0].name == "Acme Corp"
