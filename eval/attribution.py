@@ -22,40 +22,13 @@ import corpora
 from claims.nlp.segment import segment
 
 from . import baseline
-from .metrics import ROLES, DocScores, bootstrap, match_claims, score_document, summarize
+from scoring.attribution import claim_dicts, run_model, score_model
+from scoring.metrics import ROLES, DocScores, bootstrap, match_claims, score_document, summarize
 
 SPEAKERS_FILE = Path(__file__).resolve().parent / "data" / "speakers_dev.jsonl"
 # 212 more attributions from 10 other dev articles, annotated the same way after the resolver's rules
 # were written from errors on the main set: the closer thing to held-out data
 SPEAKERS_EXTRA_FILE = Path(__file__).resolve().parent / "data" / "speakers_dev_extra.jsonl"
-
-
-def claim_dicts(result) -> list[dict]:
-    """An ArticleResult's claims as metric dicts of (start, end) lists."""
-    return [{"source": [(c.source.start, c.source.end)] if c.source else [],
-             "cue": [(c.cue.start, c.cue.end)] if c.cue else [],
-             "content": [(s.start, s.end) for s in c.content],
-             "speaker": c.speaker.name if c.speaker else None,
-             "form": c.form,
-             "confidence": c.confidence} for c in result.claims]
-
-
-def run_model(articles: list[dict], model_dir: str | None = None, progress: bool = True, **kw) -> list:
-    from claims.analyzer import Analyzer
-
-    an = Analyzer(model=model_dir, stance_model=False, **kw)
-    out = []
-    t0 = time.time()
-    for n, r in enumerate(an.analyze_many((a["id"], a["text"]) for a in articles), 1):
-        out.append(r)
-        if progress and n % 20 == 0:
-            print(f"  {n}/{len(articles)} articles ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
-    return out
-
-
-def score_model(articles: list[dict], results: list) -> list[DocScores]:
-    return [score_document(segment(a["text"]), claim_dicts(r), corpora.gold_claims(a["attributions"]))
-            for a, r in zip(articles, results)]
 
 
 def score_baseline(articles: list[dict]) -> list[DocScores]:

@@ -223,12 +223,12 @@ def run_batch_bench(args) -> dict:
 
 def _memory_at(tmp: Path, rows: list[dict], lines: int) -> dict:
     """Peak RSS of the writer process and of two workers for an input of ``lines`` lines, with
-    the stand-in analyzer of the tests (instant, no model): what is measured is the job's own
+    the stand-in analyzer (``eval.standin``: instant, no model): what is measured is the job's own
     memory as the input grows; a model adds a constant per worker (see the configs above)."""
     inp = tmp / f"mem-{lines}.jsonl"
     write_repeated_input(inp, rows, lines)
     summary = tmp / f"mem-{lines}.json"
-    _child("tests.standin", ["--summary", str(summary), str(inp), "-o", str(tmp / f"mem-{lines}.out.jsonl"),
+    _child("eval.standin", ["--summary", str(summary), str(inp), "-o", str(tmp / f"mem-{lines}.out.jsonl"),
                              "--quiet", "--workers", "2"])
     s = json.loads(summary.read_text())
     inp.unlink()

@@ -7,7 +7,7 @@ Every article is analysed with its own disputes (2 to 4: catalog ones that recur
 and a custom one written for that article alone, so dev's custom disputes are zero-shot).
 
 * **end to end**: the shipped attribution model finds the claims; model claims are matched to gold
-  attributions with the attribution eval's rule (``eval.metrics.match_claims``); a gold attribution
+  attributions with the attribution eval's rule (``scoring.metrics.match_claims``); a gold attribution
   no model claim matches counts as saying nothing (its gold sides are missed). Sides the model gives
   on claims that match no gold attribution are counted apart (a fact-checker sees them too).
 * **gold attributions**: the stance model alone, on the annotated spans.
@@ -29,9 +29,11 @@ from pathlib import Path
 import numpy as np
 
 import corpora
-from claims.doc import STANCE_LABELS, Claim, Dispute, Span
+from claims.doc import STANCE_LABELS, Dispute
 
-from .dispute_metrics import SIDED, Pair, confusion, ece, sided_prf, summary
+from scoring.attribution import claim_dicts, gold_claim_objects
+from scoring.dispute_metrics import SIDED, Pair, confusion, ece, sided_prf, summary
+from scoring.metrics import bootstrap_counts, match_claims
 
 
 def load(split: str, data: str | None = None) -> list[dict]:
@@ -43,21 +45,6 @@ def load(split: str, data: str | None = None) -> list[dict]:
 
 def disputes_of(article: dict) -> list[Dispute]:
     return [Dispute(d["id"], d.get("title") or d["id"], d["proposition"]) for d in article["disputes"]]
-
-
-def gold_claim(text: str, a: dict) -> Claim:
-    """A gold attribution as a ``Claim``: one span per role (first start to last end), content as given."""
-    def one(spans):
-        if not spans:
-            return None
-        return Span.of(text, min(s for s, _ in spans), max(e for _, e in spans))
-    return Claim(a.get("id", ""), [Span.of(text, s, e) for s, e in a.get("content") or []],
-                 one(a.get("cue")), one(a.get("source")))
-
-
-def gold_claim_objects(article: dict) -> list[Claim]:
-    """The article's gold attributions as ``Claim`` objects."""
-    return [gold_claim(article["text"], a) for a in article["attributions"]]
 
 
 def _pairs(article: dict, labels_of, probs_of=None) -> list[Pair]:
@@ -78,8 +65,6 @@ def run(articles: list[dict], stance_model: str | None = None, attribution_model
         end_to_end: bool = True, progress: bool = True) -> dict:
     """Pairs on gold attributions and end to end, plus the count of sides on unmatched claims."""
     from claims.analyzer import Analyzer
-    from eval.attribution import claim_dicts
-    from eval.metrics import match_claims
 
     an = Analyzer(model=attribution_model, stance_model=stance_model or True)
     if an.stance is None:
@@ -127,9 +112,7 @@ def baseline_pairs(train: list[dict], dev: list[dict]) -> list[Pair]:
 
 
 def bootstrap_sided_f1(pairs: list[Pair], n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of sided F1, resampling articles (``eval.metrics.bootstrap_counts``)."""
-    from .metrics import bootstrap_counts
-
+    """95% percentile interval of sided F1, resampling articles (``scoring.metrics.bootstrap_counts``)."""
     arts = sorted({p.article for p in pairs})
     if not arts:
         return (0.0, 0.0)

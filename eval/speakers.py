@@ -42,7 +42,7 @@ from claims.nlp.resolve import default_aliases, lexicon, normalize, resolve_sour
 from claims.nlp.segment import segment
 
 from .attribution import SPEAKERS_EXTRA_FILE, SPEAKERS_FILE
-from .metrics import match_claims
+from scoring.metrics import match_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "speakers-cache"

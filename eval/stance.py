@@ -22,7 +22,7 @@ import numpy as np
 import corpora
 from claims.doc import STANCE_LABELS
 
-from .stance_metrics import bootstrap_metric, stance_metrics
+from scoring.stance_metrics import bootstrap_metric, stance_metrics
 
 DEV_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc", "vast")
 TRAIN_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc")
@@ -141,7 +141,7 @@ def evaluate(args) -> dict:
             bpred = base.predict([r["target"] for r in rows], [r["text"] for r in rows])
             entry["baseline"] = stance_metrics(gold, bpred, name)
         report["datasets"][name] = entry
-    from training.calibration import expected_calibration_error
+    from scoring.stance_metrics import expected_calibration_error
     all_p = np.concatenate([probs[k] for k in dev])
     all_y = np.concatenate([[STANCE_LABELS.index(r["label"]) for r in dev[k]] for k in dev])
     report["ece"] = expected_calibration_error(all_p, all_y)

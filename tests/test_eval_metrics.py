@@ -1,4 +1,4 @@
-"""Attribution and stance metrics (eval.metrics, eval.stance_metrics) on hand-computed cases."""
+"""Attribution and stance metrics (scoring.metrics, scoring.stance_metrics) on hand-computed cases."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from claims.nlp.segment import segment
-from eval.metrics import (Counts, DocScores, bootstrap, bootstrap_counts, claim_counts_at_thresholds, claim_form,
+from scoring.metrics import (Counts, DocScores, bootstrap, bootstrap_counts, claim_counts_at_thresholds, claim_form,
                           claim_slice_counts, doc_count_array, exact_counts, match_claims, overlap_counts, prf_array,
                           score_document, summarize)
-from eval.stance_metrics import (bootstrap_stance, reliability, scores_from_confusion, stance_metrics)
+from scoring.stance_metrics import (bootstrap_stance, reliability, scores_from_confusion, stance_metrics)
 from report_fixtures import TEXT_A, TEXT_B, at, claim
 
 
@@ -234,7 +234,7 @@ def test_stance_reliability_and_ece_hand_computed():
 
 
 def test_stance_reliability_agrees_with_the_models_ece():
-    from training.calibration import expected_calibration_error
+    from scoring.stance_metrics import expected_calibration_error
     rng = np.random.default_rng(1)
     probs = rng.dirichlet(np.ones(4), 300)
     labels = rng.integers(0, 4, 300)

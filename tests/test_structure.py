@@ -163,3 +163,66 @@ def test_console_commands_are_listed_without_loading_the_console():
     from claims.cli import build_parser
     sub = build_parser()._subparsers._group_actions[0]
     assert {"serve", "users", "disputes", "import", "analyze", "batch", "stance"} <= set(sub.choices)
+
+
+# The project's top-level parts, and what each may import: the runtime package at the bottom, then the
+# corpora readers, the shared metrics, training, and eval on top. tests/ is imported by none of them.
+TOP_LEVEL = {
+    "claims": {"claims"},
+    "corpora": {"corpora", "claims"},
+    "scoring": {"scoring", "corpora", "claims"},
+    "training": {"training", "scoring", "corpora", "claims"},
+    "eval": {"eval", "training", "scoring", "corpora", "claims"},
+}
+PROJECT_NAMES = set(TOP_LEVEL) | {"tests"}
+
+
+def _top_level_sources() -> dict[str, Path]:
+    out = {"corpora": ROOT / "corpora.py"}
+    for part in ("claims", "scoring", "training", "eval"):
+        out |= {_module_name(p): p for p in sorted((ROOT / part).rglob("*.py")) if "__pycache__" not in p.parts}
+    return out
+
+
+def _named_modules(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) for every absolute import, and for every string constant naming a module of
+    the project as ``python -m`` would (``"tests.standin"``): a subprocess run is an import too."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.append((node.lineno, node.module))
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value
+              and all(p.isidentifier() for p in node.value.split("."))
+              and node.value.split(".")[0] in ("tests", "eval", "training", "scoring")):
+            out.append((node.lineno, node.value))
+    return out
+
+
+def upward_imports(sources: dict[str, Path]) -> list[str]:
+    """``module:line -> target`` for every import of a project part its own part may not import."""
+    bad = []
+    for name, path in sources.items():
+        part = name.split(".")[0]
+        for line, target in _named_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            top = target.split(".")[0]
+            if top in PROJECT_NAMES and top not in TOP_LEVEL[part]:
+                bad.append(f"{name}:{line} -> {target}")
+    return sorted(bad)
+
+
+def test_training_never_imports_eval_and_nothing_imports_tests():
+    sources = _top_level_sources()
+    assert {"training.stance", "eval.bench", "scoring.metrics", "corpora"} <= set(sources)
+    assert upward_imports(sources) == []
+
+
+def test_upward_import_finder_finds_them(tmp_path):
+    (tmp_path / "a.py").write_text("from eval.disputes import gold_claim\nimport json\n")
+    (tmp_path / "b.py").write_text("def f():\n    import tests.standin\n    run('tests.standin', [])\n")
+    (tmp_path / "c.py").write_text("from scoring.metrics import match_claims\nx = 'e.g.'\n")
+    sources = {"training.a": tmp_path / "a.py", "eval.b": tmp_path / "b.py", "training.c": tmp_path / "c.py",
+               "claims.c": tmp_path / "c.py"}
+    assert upward_imports(sources) == ["claims.c:1 -> scoring.metrics", "eval.b:2 -> tests.standin",
+                                       "eval.b:3 -> tests.standin", "training.a:1 -> eval.disputes"]

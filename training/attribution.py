@@ -83,7 +83,7 @@ def predict_logprobs(trunk, net, articles_prepared, tok, cfg: Config, batch_size
 
 
 def evaluate_tagger(trunk, net, articles, prepared, tok, cfg) -> dict[str, float]:
-    from eval.metrics import exact_counts, Counts
+    from scoring.metrics import exact_counts, Counts
     lps = predict_logprobs(trunk, net, prepared, tok, cfg)
     tot = {r: Counts() for r in ("source", "cue", "content")}
     for art, p, lp in zip(articles, prepared, lps):
@@ -180,8 +180,8 @@ def finish(cfg: Config, install: bool = False) -> Path:
     from claims.nlp.extract import CONFIDENCE_FEATURES, AttributionModel, confidence_features
     from training.fit import fit_linker, fit_logistic
     from claims.nlp.segment import segment
-    from eval.attribution import run_model, score_model
-    from eval.metrics import bootstrap, match_claims, summarize
+    from scoring.attribution import run_model, score_model
+    from scoring.metrics import bootstrap, match_claims, summarize
 
     out = Path(cfg.out)
     tagger_conf = json.loads((out / "tagger.json").read_text())

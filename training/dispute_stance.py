@@ -20,7 +20,7 @@ back to). Two things teach polarity rather than topic:
 Starts from ``--init`` (the shipped stance model by default). After every epoch the model is scored
 on dev (sided F1 on custom and catalog disputes, gold attributions); the best epoch is kept, then a
 temperature is fitted on dev and the side threshold (``claims.nlp.stance.decide``) is chosen on dev
-(``eval.dispute_metrics.fit_side_threshold``: the best F1 reaching ``--min-precision`` sided precision,
+(``scoring.dispute_metrics.fit_side_threshold``: the best F1 reaching ``--min-precision`` sided precision,
 else the best F0.5, never below 10% sided recall). A checkpoint with the optimiser's state
 is written after every epoch; ``--resume`` continues from it.
 """
@@ -45,8 +45,8 @@ from claims.nlp.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
 from claims.nlp.segment import collate, prepare, windows
 from claims.nlp.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide
 from training.calibration import fit_temperature
-from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
-from eval.disputes import gold_claim
+from scoring.dispute_metrics import Pair, ece, fit_side_threshold, summary
+from scoring.attribution import gold_claim
 from training.common import (changed_flags, config_from_args, config_parser, install_model, load_checkpoint,
                              optimizer, resume_config, save_checkpoint, seed_everything)
 

@@ -10,7 +10,7 @@ probability per pair and epoch. The frozen trunk is shared with the other models
 layers start from the base encoder's (or ``--init-top`` from another model's top). The epoch with the
 best dev macro-F1 is kept. Then, with the first stage (the stance model, ``--stance-model``) on
 dev's gold attributions, a temperature is fitted and the side threshold of the combined decision is
-chosen on dev (``eval.dispute_metrics.fit_side_threshold``). A checkpoint is written
+chosen on dev (``scoring.dispute_metrics.fit_side_threshold``). A checkpoint is written
 after every epoch; ``--resume`` continues from it.
 """
 
@@ -34,7 +34,7 @@ from claims.nlp.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, cla
 from claims.nlp.segment import segment
 from training.common import (changed_flags, config_from_args, config_parser, load_checkpoint, optimizer,
                              resume_config, save_checkpoint, seed_everything)
-from eval.disputes import gold_claim
+from scoring.attribution import gold_claim
 from training.dispute_stance import SWAP, negated
 
 P_INDEX = {l: i for i, l in enumerate(POLARITY_LABELS)}
@@ -254,7 +254,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
     from claims.nlp.polarity import combine
     from claims.nlp.stance import StanceModel
     from training.calibration import fit_temperature
-    from eval.dispute_metrics import Pair, ece, fit_side_threshold, summary
+    from scoring.dispute_metrics import Pair, ece, fit_side_threshold, summary
     from training import dispute_stance as ds
 
     config = json.loads((out / "config.json").read_text())

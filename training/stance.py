@@ -31,7 +31,8 @@ from training.common import changed_flags, config_from_args, config_parser, inst
 from claims.doc import STANCE_LABELS
 from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.stance import StanceModel, StanceNet, encode_texts, text_roles
-from training.calibration import expected_calibration_error, fit_temperature
+from scoring.stance_metrics import expected_calibration_error
+from training.calibration import fit_temperature
 
 TRAIN_SETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc")
 DEV_SETS = TRAIN_SETS + ("vast",)
@@ -183,7 +184,7 @@ def predict(model: StanceModel, trunk, rows: list[dict], roles: dict, cfg: Confi
 
 
 def evaluate(model, trunk, dev: dict[str, list[dict]], roles, cfg) -> tuple[dict, dict[str, np.ndarray]]:
-    from eval.stance_metrics import stance_metrics
+    from scoring.stance_metrics import stance_metrics
     metrics, logits = {}, {}
     for name, rows in dev.items():
         lg = predict(model, trunk, rows, roles, cfg)

@@ -23,10 +23,10 @@ import corpora
 from claims.doc import FORMS, STANCE_LABELS
 from claims.nlp.segment import Segmented, segment
 
-from ..metrics import (Counts, DocScores, bootstrap_counts, claim_counts_at_thresholds, claim_form,
+from scoring.metrics import (Counts, DocScores, bootstrap_counts, claim_counts_at_thresholds, claim_form,
                        claim_slice_counts, counts_to_array, doc_count_array, prf_array, resample_weights,
                        score_document)
-from ..stance_metrics import SIDED, bootstrap_stance, reliability, stance_metrics
+from scoring.stance_metrics import SIDED, bootstrap_stance, reliability, stance_metrics
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(20)]   # 0.00 .. 0.95
 SPEAKER_KINDS = ("name", "pronoun", "description", "metonymy")

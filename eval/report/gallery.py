@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import corpora
 
-from ..metrics import ROLES, match_claims
+from scoring.metrics import ROLES, match_claims
 
 CONTEXT_CHARS = 160     # characters of text shown on each side of the claim
 MAX_EXCERPT = 900

@@ -1,4 +1,4 @@
-"""Batch jobs with a stand-in analyzer (tests/standin.py): fast, no model. The real model runs
+"""Batch jobs with a stand-in analyzer (eval/standin.py): fast, no model. The real model runs
 in test_batch_slow.py and test_end_to_end.py."""
 
 import datetime
@@ -18,7 +18,7 @@ from claims.batch.idset import IdSet
 from claims.progress import Progress
 from claims.batch.readers import Record
 from claims.batch.sinks import JsonlSink, open_sink, read_output, repair_torn_tail
-from tests.standin import StandIn
+from eval.standin import StandIn
 
 
 def _job(inp, out, **kw):
@@ -410,7 +410,7 @@ def test_batch_memory_stays_flat_as_the_input_grows(tmp_path):
             for i in range(n):
                 f.write(json.dumps({"id": f"x{i}", "text": f"Speaker{i} said " + "words " * 170}) + "\n")
         summary = tmp_path / f"s{n}.json"
-        r = subprocess.run([sys.executable, "-m", "tests.standin", "--summary", str(summary), str(inp), "-o",
+        r = subprocess.run([sys.executable, "-m", "eval.standin", "--summary", str(summary), str(inp), "-o",
                             str(tmp_path / f"out{n}.jsonl"), "--quiet", "--workers", "2"], capture_output=True,
                            text=True, cwd=Path(__file__).resolve().parents[2])
         assert r.returncode == 0, r.stderr
@@ -429,7 +429,7 @@ def _standin_cli(tmp_path, *argv, stdin=None):
     import subprocess
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root))
-    return subprocess.run([sys.executable, "-m", "tests.standin", *map(str, argv)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "eval.standin", *map(str, argv)], capture_output=True,
                           cwd=tmp_path, env=env, input=stdin)
 
 

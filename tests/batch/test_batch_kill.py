@@ -1,6 +1,6 @@
 """kill -9 a batch job at random moments, rerun it each time: at the end every input record has
 exactly one output record and every line is valid JSON. The job runs in a subprocess with the
-stand-in analyzer (tests/standin.py), alternating one and two workers."""
+stand-in analyzer (eval/standin.py), alternating one and two workers."""
 
 import json
 import os
@@ -57,7 +57,7 @@ def _wait_group_gone(pgid: int, timeout: float = 10.0) -> list[int]:
 
 
 def _job(inp: Path, out: Path, workers: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "tests.standin", "--delay", "0.004", str(inp), "-o", str(out),
+    cmd = [sys.executable, "-m", "eval.standin", "--delay", "0.004", str(inp), "-o", str(out),
            "--workers", str(workers), "--batch-size", "4", "--part-rows", "25", "--quiet"]
     # a session of its own, so that the test can see whether any worker outlives the killed job
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.standin import StandIn
+from eval.standin import StandIn
 from tests.batch.test_batch import MIXED, _run, _write_jsonl
 
 pytestmark = pytest.mark.system     # starts a Ray instance
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def local_ray():
-    # small and quiet; workers find tests.standin through PYTHONPATH
+    # small and quiet; workers find eval.standin through PYTHONPATH
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024 * 1024,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}}, logging_level="ERROR")
     yield

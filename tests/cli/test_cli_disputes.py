@@ -11,7 +11,7 @@ import pytest
 from claims import cli
 from claims.cli import NO_DISPUTES_NOTE, load_disputes, main
 from conftest import ROOT, SEED_TEXT
-from tests.standin import StandIn
+from eval.standin import StandIn
 
 SEED_DISPUTES = ROOT / "seeds" / "disputes.toml"
 

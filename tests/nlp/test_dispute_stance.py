@@ -10,7 +10,7 @@ from claims.doc import STANCE_LABELS, Claim, Span
 from claims.nlp.encoder import load_tokenizer
 from claims.nlp.segment import prepare
 from claims.nlp.stance import ROLE_CONTENT, ROLE_CONTEXT, ROLE_CUE, ROLE_SOURCE, claim_subwords, decide
-from eval.dispute_metrics import Pair, fit_side_threshold, related_prf, sided_prf, summary
+from scoring.dispute_metrics import Pair, fit_side_threshold, related_prf, sided_prf, summary
 
 
 def test_context_role_marks_the_sentence_before_the_claim():

@@ -6,7 +6,8 @@ from claims.doc import STANCE_LABELS, Claim, Span
 from claims.nlp.encoder import EncoderConfig, build_trunk, load_tokenizer
 from claims.nlp.segment import prepare
 from claims.nlp.stance import ROLE_CONTENT, ROLE_CUE, ROLE_SOURCE, StanceModel, StanceNet, claim_subwords
-from training.calibration import expected_calibration_error, fit_temperature
+from scoring.stance_metrics import expected_calibration_error
+from training.calibration import fit_temperature
 
 
 def test_fit_temperature_recovers_a_known_temperature():

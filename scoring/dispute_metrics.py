@@ -108,7 +108,7 @@ def fit_side_threshold(probs: np.ndarray, gold: list[str], min_precision: float 
 
 def ece(probs: np.ndarray, gold: list[str], bins: int = 15) -> float:
     """Expected calibration error (%) of the top label's probability."""
-    from training.calibration import expected_calibration_error
+    from .stance_metrics import expected_calibration_error
 
     y = np.array([STANCE_LABELS.index(g) for g in gold])
     return 100.0 * expected_calibration_error(np.asarray(probs), y, bins)

@@ -1,4 +1,5 @@
-"""A stand-in for the Analyzer in batch tests: instant, deterministic, and able to fail on cue.
+"""A stand-in for the Analyzer: instant, deterministic, and able to fail on cue. The batch tests run
+jobs with it, and ``eval.bench`` measures a job's own memory with it (no model).
 
 It returns one claim per article (spans, speaker, stance) built from the text, so that records
 have the full result shape. In a text, ``BOOM`` gives a ``model_error`` result (what
@@ -7,7 +8,7 @@ raise, ``CRASH`` kills the process as a crash in native code would, and ``SLOW``
 second. ``delay`` seconds per
 article give a kill test time to strike mid-job; ``log`` names a file that gets each analysed id.
 
-    python -m tests.standin [--delay S] [--log FILE] [--summary FILE] INPUT -o OUTPUT [batch options]
+    python -m eval.standin [--delay S] [--log FILE] [--summary FILE] INPUT -o OUTPUT [batch options]
 """
 
 from __future__ import annotations

@@ -126,10 +126,23 @@ def bootstrap_metric(gold: list[str], pred: list[str], key: str, groups: list[st
     return bootstrap_stance(gold, pred, groups, n, seed).get(key, (0.0, 0.0))
 
 
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-label probability, equal-width bins."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
 def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> tuple[list[dict], float]:
     """Reliability diagram data of the top-label probability, equal-width bins: per bin its
     bounds, count, mean confidence and accuracy; and the expected calibration error (a fraction,
-    the same figure as ``training.calibration.expected_calibration_error``)."""
+    the same figure as ``expected_calibration_error``)."""
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
     conf = probs.max(1) if len(probs) else np.zeros(0)
     correct = probs.argmax(1) == labels if len(probs) else np.zeros(0, dtype=bool)
