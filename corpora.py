@@ -7,11 +7,10 @@ The review console exports corrections in the same formats, so training reads bo
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 from pathlib import Path
-from typing import Iterator
+
+from claims.jsonl import JsonlError, read_jsonl  # noqa: F401  (corpora.read_jsonl: gzip by suffix, file:line errors)
 
 STANCE_DATASETS = ("fnc1", "emergent", "semeval2016_task6", "ibm_claim_stance", "perspectrum", "arc", "vast")
 
@@ -24,15 +23,6 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     if os.environ.get("CLAIMS_DATA"):
         return Path(os.environ["CLAIMS_DATA"])
     return Path(__file__).resolve().parents[1] / "shared" / "data"
-
-
-def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 def polnear_path(split: str, root: str | os.PathLike | None = None) -> Path:

@@ -239,8 +239,7 @@ def model_claims(articles: list[dict], model_dir: str | None = None, cache: bool
     path = CACHE / f"{_model_key(model_dir)}.jsonl"
     have: dict[str, list[dict]] = {}
     if cache and path.exists():
-        for line in path.read_text().splitlines():
-            d = json.loads(line)
+        for d in corpora.read_jsonl(path):
             have[d["id"]] = d["claims"]
     todo = [a for a in articles if a["id"] not in have]
     if todo:

@@ -476,7 +476,7 @@ def test_report_command_rejects_malformed_files(fixture_files, tmp_path, capsys)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a1", "text": "x", "attributions": []}\n{not json\n')
     assert main(["report", "--attribution", str(bad), "--no-model", "--quiet", "--out", str(tmp_path / "r")]) == 2
-    assert "cannot read it as JSONL" in capsys.readouterr().err
+    assert f"error: {bad}:2: invalid JSON (" in capsys.readouterr().err
     partial = write_jsonl(tmp_path / "partial.jsonl", [json.loads(fixture_files["results"].read_text().splitlines()[0])])
     assert main(["report", "--attribution", str(fixture_files["gold"]), "--predictions", str(partial), "--quiet",
                  "--no-baseline", "--stance", str(fixture_files["stance"]), "--out", str(tmp_path / "r")]) == 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import re
 import sys
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .. import jsonl
 from ..disputes import DisputeError, validate as validate_dispute
 from ..errors import MAX_CHARS, BatchError
 
@@ -177,18 +177,14 @@ def _has_surrogates(s: str) -> bool:
     return False
 
 
-def parse_json_line(raw: bytes, line: int, id_field: str, text_field: str, pos: int = 0) -> Record:
-    """One JSONL line (bytes, newline included or not) as a Record."""
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return Record(line, None, error=("not_utf8", f"line {line}: not UTF-8"), pos=pos)
-    except json.JSONDecodeError as e:
-        return Record(line, None, error=("bad_json", f"line {line}: invalid JSON ({e.msg} at column {e.colno})"),
-                      pos=pos)
-    if not isinstance(obj, dict):
-        return Record(line, None, error=("bad_json", f"line {line}: expected a JSON object"), pos=pos)
-    return make_record(line, obj, id_field, text_field, pos)
+def line_record(line: jsonl.JsonLine, id_field: str, text_field: str) -> Record:
+    """A parsed line (``claims.jsonl``) as a Record: its error as the record's, else the object's fields."""
+    if not line.ok:
+        return Record(line.number, None, error=(line.kind, f"line {line.number}: {line.message}"), pos=line.end)
+    if not isinstance(line.value, dict):
+        return Record(line.number, None, error=("bad_json", f"line {line.number}: expected a JSON object"),
+                      pos=line.end)
+    return make_record(line.number, line.value, id_field, text_field, line.end)
 
 
 class _Prefixed(io.RawIOBase):
@@ -322,22 +318,12 @@ class Source:
 
     def _jsonl(self) -> Iterator[Record]:
         f = self._open()
-        pos = 0
         try:
-            for n in itertools.count(1):
-                raw = f.readline(self.max_line_bytes)
-                if not raw:
-                    return
-                pos += len(raw)
-                if not raw.endswith(b"\n") and len(raw) == self.max_line_bytes:
-                    head = raw
-                    while raw and not raw.endswith(b"\n"):   # drop the rest of the line unread
-                        raw = f.readline(1 << 20)
-                        pos += len(raw)
-                    yield self._oversized(n, head, pos)
-                    continue
-                if raw.strip():
-                    yield parse_json_line(raw, n, self.id_field, self.text_field, pos)
+            for line in jsonl.json_lines(f, self.max_line_bytes):
+                if line.kind == "too_long":
+                    yield self._oversized(line.number, line.head, line.end)
+                else:
+                    yield line_record(line, self.id_field, self.text_field)
         finally:
             if self.path != "-":
                 f.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .. import jsonl
 from ..doc import STANCE_LABELS
 from .idset import IdSet
 from ..errors import BatchError
@@ -422,7 +423,4 @@ def read_output(path: str) -> Iterator[dict]:
                 for row in batch.to_pylist():
                     yield from_parquet_row(row)
         return
-    with open(p, "rb") as f:
-        for raw in f:
-            if raw.strip():
-                yield json.loads(raw)
+    yield from jsonl.read_jsonl(p)

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import torch
 
+from .. import jsonl
 from ..doc import STANCE_LABELS
 from ..errors import EXIT_OK, EXIT_SOME_FAILED, ModelError, UserError
 from ..progress import Progress
@@ -25,14 +26,11 @@ def _read(path: str, at: list):
     """(line, object, error) per non-blank line; ``at[0]`` follows how far into the input it is."""
     f = sys.stdin.buffer if path == "-" else open(path, "rb")
     try:
-        for n, raw in enumerate(f, 1):
-            at[0] += len(raw)
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                yield n, None, f"line {n}: invalid JSON ({e})"
+        for line in jsonl.json_lines(f):
+            at[0] = line.end
+            n, obj = line.number, line.value
+            if not line.ok:
+                yield n, None, f"line {n}: {line.message}"
                 continue
             if not isinstance(obj, dict):
                 yield n, None, f"line {n}: expected a JSON object"

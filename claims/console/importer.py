@@ -16,11 +16,13 @@ surrogates are refused with a message (they would break a column, or every page 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
+from .. import jsonl
 from ..doc import FORMS, SPEAKER_TYPES, STANCE_LABELS, ArticleResult
 from ..errors import MAX_CHARS
 from . import store
@@ -232,15 +234,12 @@ def json_records(text: str, name: str) -> tuple[list[tuple[str, object]], list[s
         if isinstance(doc, dict):
             return [(name, doc)], []
     out, errors = [], []
-    # "\n" only: str.splitlines() would also split at U+2028, U+0085 ... inside JSON strings
-    for n, line in enumerate(text.split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            continue
-        try:
-            out.append((f"{name} line {n}", strict_json(line)))
-        except ValueError as e:
-            errors.append(f"{name} line {n}: {e}")
+    # lines split at "\n" only (str.splitlines() would also split at U+2028, U+0085 ... inside JSON strings)
+    for line in jsonl.json_lines(io.BytesIO(text.encode("utf-8")), loads=strict_json):
+        if line.ok:
+            out.append((f"{name} line {line.number}", line.value))
+        else:
+            errors.append(f"{name} line {line.number}: {line.message}")
     return out, errors
 
 

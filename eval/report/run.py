@@ -116,7 +116,9 @@ def _git_commit() -> Optional[str]:
 def _read_jsonl(path: Path) -> list[dict]:
     try:
         return list(corpora.read_jsonl(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except corpora.JsonlError as e:
+        raise ReportError(str(e)) from None
+    except OSError as e:
         raise ReportError(f"{path}: cannot read it as JSONL ({e})") from None
 
 
