@@ -22,7 +22,7 @@ from .encoder import EncoderConfig
 from .link import LinkedClaim, Linker, LogisticScorer
 from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
-from .tagger import LABELS, TaggedSpan, TaggerNet, decode
+from .tagger import LABELS, DecodeRules, TaggedSpan, TaggerNet, decode
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
                          or Path(__file__).resolve().parent / "models" / "attribution")
@@ -50,6 +50,12 @@ class AttributionModel:
     confidence: Optional[LogisticScorer]
     config: dict = field(default_factory=dict)
     path: Optional[Path] = None
+    rules: DecodeRules = field(default_factory=DecodeRules)
+    transitions: Optional[np.ndarray] = None   # (n_labels, n_labels) added to Viterbi's scores
+
+    def decode(self, seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
+        """Tagged spans under this model's decoding rules and transition scores."""
+        return decode(seg, logprobs, self.rules, self.transitions)
 
     @property
     def shared_layers(self) -> int:
@@ -78,7 +84,16 @@ class AttributionModel:
         net.eval()
         linker = Linker.from_dict(config["linker"])
         conf = LogisticScorer.from_dict(config["confidence"]) if config.get("confidence") else None
-        return cls(net, linker, conf, config, path)
+        try:
+            rules = DecodeRules.from_config(config.get("decode_rules"))
+        except ValueError as e:
+            raise ModelError(f"{path}: {e}") from None
+        trans = config.get("transitions")
+        if trans is not None:
+            trans = np.asarray(trans, dtype=np.float64)
+            if trans.shape != (len(LABELS), len(LABELS)):
+                raise ModelError(f"{path}: transitions must be {len(LABELS)}x{len(LABELS)}, got {trans.shape}")
+        return cls(net, linker, conf, config, path, rules, trans)
 
     def claim_confidence(self, lc: LinkedClaim) -> float:
         if self.confidence is None:
@@ -89,7 +104,7 @@ class AttributionModel:
 def build_claims(seg: Segmented, logprobs: np.ndarray, model: AttributionModel,
                  aliases: Optional[AliasTable] = None, min_confidence: float = 0.0) -> list[Claim]:
     """Claims of one article from its word log-probabilities (n_words, n_labels)."""
-    spans = decode(seg, logprobs)
+    spans = model.decode(seg, logprobs)
     linked = model.linker.link(seg, spans)
     return claims_from_links(seg, linked, model, aliases, min_confidence)
 

@@ -9,7 +9,7 @@ or ``I-x``), so every predicted span is well formed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .encoder import EncoderConfig, Top
-from .segment import N_CASE, N_QUOTE, Segmented
+from .segment import CLOSE_QUOTES, N_CASE, N_QUOTE, OPEN_QUOTES, QUOTE_MARK, Segmented, headline_words
 
 ROLES = ("source", "cue", "content")
 LABELS = ("O", "B-source", "I-source", "B-cue", "I-cue", "B-content", "I-content")
@@ -61,23 +61,137 @@ _ALLOWED = _allowed_transitions()
 _START_OK = np.array([not l.startswith("I-") for l in LABELS])
 
 
-def viterbi(logprobs: np.ndarray) -> np.ndarray:
-    """Best BIO-valid label sequence for (n_words, n_labels) log-probabilities."""
+def viterbi(logprobs: np.ndarray, trans: np.ndarray | None = None,
+            forbid: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Best BIO-valid label sequence for (n_words, n_labels) log-probabilities.
+
+    ``trans`` (n_labels, n_labels) adds a score to every (previous, current) label pair;
+    ``forbid`` maps a word position to a (previous, current) boolean mask of transitions into
+    that word that are not allowed (see ``boundary_masks``). At position 0 a marked column
+    forbids that label for the first word; a mask at ``n`` (one past the end) forbids a marked
+    row's label for the last word.
+    """
     n, k = logprobs.shape
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     neg = -1e9
-    trans = np.where(_ALLOWED, 0.0, neg)  # (k, k)
+    base = np.where(_ALLOWED, 0.0, neg)  # (k, k)
+    if trans is not None:
+        base = base + trans
+    forbid = forbid or {}
     score = np.where(_START_OK, logprobs[0], neg)
+    if 0 in forbid:
+        score = np.where(forbid[0].any(0), neg, score)
     back = np.zeros((n, k), dtype=np.int64)
     for i in range(1, n):
-        cand = score[:, None] + trans  # (prev, cur)
+        t = base if i not in forbid else np.where(forbid[i], neg, base)
+        cand = score[:, None] + t  # (prev, cur)
         back[i] = cand.argmax(0)
         score = cand.max(0) + logprobs[i]
+    if n in forbid:
+        score = np.where(forbid[n].any(1), neg, score)
     out = np.zeros(n, dtype=np.int64)
     out[-1] = score.argmax()
     for i in range(n - 1, 0, -1):
         out[i - 1] = back[i, out[i]]
+    return out
+
+
+# -- boundary rules -------------------------------------------------------------------------------
+
+RELATIVE_PRONOUNS = frozenset({"who", "whom", "whose", "which"})
+_IN_ROLE = {r: [LABEL_INDEX[f"B-{r}"], LABEL_INDEX[f"I-{r}"]] for r in ROLES}
+
+
+@dataclass(frozen=True)
+class DecodeRules:
+    """Hard constraints on decoded spans, each one switchable (the model config names them).
+
+    * ``paragraph``: no span runs on into the next paragraph, except content when a quotation
+      is still open at the paragraph's end and the next paragraph opens with a quotation mark
+      (news style for a quotation that goes on);
+    * ``join_cue``: a cue directly followed by another cue is one cue ("would neither confirm" +
+      "nor deny"); applied to the decoded labels, not as a constraint, so no cue word is lost;
+    * ``relative_end``: content does not end in a relative pronoun ("... officials who");
+    * ``headline_cue``: no cue in a headline or byline line (see ``segment.headline_lines``).
+    """
+
+    paragraph: bool = False
+    join_cue: bool = False
+    relative_end: bool = False
+    headline_cue: bool = False
+
+    @classmethod
+    def from_config(cls, d: dict | None) -> "DecodeRules":
+        d = dict(d or {})
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown decoding rules {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
+        return cls(**{k: bool(v) for k, v in d.items()})
+
+    def to_config(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def boundary_masks(seg: Segmented, rules: DecodeRules) -> dict[int, np.ndarray]:
+    """Per-position masks of forbidden (previous, current) label transitions for ``viterbi``."""
+    k = len(LABELS)
+    n = len(seg)
+    masks: dict[int, np.ndarray] = {}
+
+    def mask(i: int) -> np.ndarray:
+        if i not in masks:
+            masks[i] = np.zeros((k, k), dtype=bool)
+        return masks[i]
+
+    if rules.paragraph and n:
+        open_at_end = quotation_open_at_paragraph_end(seg)
+        for i in np.nonzero(seg.paragraph[1:] != seg.paragraph[:-1])[0] + 1:
+            i = int(i)
+            m = mask(i)
+            for r in ROLES:
+                if r == "content" and open_at_end.get(int(seg.paragraph[i - 1]), False) \
+                        and seg.quote[i] == QUOTE_MARK:
+                    continue
+                m[np.ix_(_IN_ROLE[r], [LABEL_INDEX[f"I-{r}"]])] = True
+    if rules.relative_end:
+        keep = [j for j in range(k) if j != LABEL_INDEX["I-content"]]
+        for i in range(n):
+            if seg.word(i).lower() in RELATIVE_PRONOUNS:
+                mask(i + 1)[np.ix_(_IN_ROLE["content"], keep)] = True
+    if rules.headline_cue:
+        cue = [LABEL_INDEX["B-cue"], LABEL_INDEX["I-cue"]]
+        for i in np.nonzero(headline_words(seg))[0]:
+            i = int(i)
+            mask(i)[:, cue] = True
+    return masks
+
+
+def quotation_open_at_paragraph_end(seg: Segmented) -> dict[int, bool]:
+    """Paragraph index -> whether its last quotation mark leaves a quotation open."""
+    out: dict[int, bool] = {}
+    inside, par = False, -1
+    i = 0
+    while i < len(seg):
+        if seg.paragraph[i] != par:
+            inside, par = False, int(seg.paragraph[i])
+        if seg.quote[i] == QUOTE_MARK:
+            w = seg.word(i)
+            if w in OPEN_QUOTES:
+                inside = True
+            elif w in CLOSE_QUOTES:
+                inside = False
+            else:
+                inside = not inside
+                if w in ("'", "`") and i + 1 < len(seg) and seg.quote[i + 1] == QUOTE_MARK \
+                        and seg.word(i + 1) == w:
+                    i += 1  # a '' or `` pair is one mark
+        out[par] = inside
+        i += 1
     return out
 
 
@@ -91,9 +205,11 @@ class TaggedSpan:
     prob: float     # mean probability of the decoded labels over the span
 
 
-def decode(seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
-    """Spans from word log-probabilities, in text order."""
-    labels = viterbi(logprobs)
+def decode(seg: Segmented, logprobs: np.ndarray, rules: DecodeRules | None = None,
+           trans: np.ndarray | None = None) -> list[TaggedSpan]:
+    """Spans from word log-probabilities, in text order, under ``rules`` and learned ``trans``."""
+    forbid = boundary_masks(seg, rules) if rules is not None and rules.any else None
+    labels = viterbi(logprobs, trans, forbid)
     probs = np.exp(logprobs[np.arange(len(labels)), labels]) if len(labels) else np.zeros(0)
     spans: list[TaggedSpan] = []
     i = 0
@@ -104,7 +220,8 @@ def decode(seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
             continue
         role = lab[2:]
         j = i
-        while j + 1 < len(labels) and LABELS[labels[j + 1]] == f"I-{role}":
+        joins = ("I-cue", "B-cue") if role == "cue" and rules is not None and rules.join_cue else (f"I-{role}",)
+        while j + 1 < len(labels) and LABELS[labels[j + 1]] in joins:
             j += 1
         s, e = seg.char_span(i, j)
         spans.append(TaggedSpan(role, i, j, s, e, float(probs[i:j + 1].mean())))
