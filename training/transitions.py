@@ -1,0 +1,132 @@
+"""Fit the attribution decoder's transition scores: a linear-chain CRF over the frozen tagger's
+word log-probabilities (only the (previous, current) label scores are learned; the BIO
+constraints stay hard).
+
+    python -m eval.emissions --split train --limit 400      # cached train emissions
+    python -m training.transitions --out runs/transitions.json
+    python -m training.transitions --out runs/transitions.json --install   # into the model config
+
+Each article's words are cut into pieces of ``--piece`` words (a piece after the first may start
+with any label) so that the forward pass runs over a batch. The tagger was trained on train,
+so its train emissions are more confident than on new text; whether the fitted scores help is
+decided on dev (``python -m eval.decoding``), not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from claims import corpora
+from claims.segment import segment
+from claims.tagger import _ALLOWED, _START_OK, LABELS, word_labels
+
+NEG = -1e4
+
+
+def pieces(lps: list[np.ndarray], labels: list[np.ndarray], size: int):
+    """Pad (emissions, labels) of all articles into pieces of ``size`` words: arrays
+    lp (B, size, K), y (B, size), mask (B, size), first (B,) whether a piece starts an article."""
+    rows = []
+    for lp, y in zip(lps, labels):
+        for s in range(0, len(y), size):
+            rows.append((lp[s:s + size], y[s:s + size], s == 0))
+    B, K = len(rows), len(LABELS)
+    LP = np.zeros((B, size, K), dtype=np.float32)
+    Y = np.zeros((B, size), dtype=np.int64)
+    M = np.zeros((B, size), dtype=bool)
+    F = np.zeros(B, dtype=bool)
+    for b, (lp, y, first) in enumerate(rows):
+        n = len(y)
+        LP[b, :n], Y[b, :n], M[b, :n], F[b] = lp, y, True, first
+    return torch.from_numpy(LP), torch.from_numpy(Y), torch.from_numpy(M), torch.from_numpy(F)
+
+
+def crf_nll(trans: torch.Tensor, lp: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+            first: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood per word of the gold labels under emissions + ``trans``."""
+    allowed = torch.from_numpy(_ALLOWED)
+    t = torch.where(allowed, trans, torch.full_like(trans, NEG))
+    start = torch.where(first[:, None] & ~torch.from_numpy(_START_OK)[None, :], NEG, 0.0)  # (B, K)
+    alpha = start + lp[:, 0]
+    gold = start.gather(1, y[:, :1])[:, 0] + lp[:, 0].gather(1, y[:, :1])[:, 0]
+    for i in range(1, lp.shape[1]):
+        nxt = torch.logsumexp(alpha[:, :, None] + t[None], dim=1) + lp[:, i]
+        m = mask[:, i]
+        alpha = torch.where(m[:, None], nxt, alpha)
+        g = t[y[:, i - 1], y[:, i]] + lp[:, i].gather(1, y[:, i:i + 1])[:, 0]
+        gold = gold + torch.where(m, g, torch.zeros_like(g))
+    return (torch.logsumexp(alpha, -1) - gold).sum() / mask.sum()
+
+
+def fit(lps: list[np.ndarray], labels: list[np.ndarray], piece: int = 128, l2: float = 0.01,
+        steps: int = 60, log=print) -> np.ndarray:
+    lp, y, mask, first = pieces(lps, labels, piece)
+    trans = torch.zeros(len(LABELS), len(LABELS), dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.LBFGS([trans], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
+    t0 = time.time()
+
+    def closure():
+        opt.zero_grad()
+        loss = crf_nll(trans, lp, y, mask, first) + l2 * (trans ** 2).sum()
+        loss.backward()
+        return loss
+
+    with torch.no_grad():
+        base = float(crf_nll(trans, lp, y, mask, first))
+    opt.step(closure)
+    with torch.no_grad():
+        final = float(crf_nll(trans, lp, y, mask, first))
+    log(f"CRF NLL per word {base:.4f} -> {final:.4f} ({time.time() - t0:.0f}s, {len(lp)} pieces)")
+    out = trans.detach().numpy().astype(np.float64)
+    return np.where(_ALLOWED, out, 0.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from eval import emissions
+    from training.attribution import article_spans
+
+    ap = argparse.ArgumentParser(description="Fit CRF transition scores over cached tagger emissions.")
+    ap.add_argument("--data", default=None, help="shared data folder (default $CLAIMS_DATA or ../shared/data)")
+    ap.add_argument("--cache", default=str(emissions.DEFAULT_DIR), help="emissions cache folder")
+    ap.add_argument("--limit", type=int, default=400, help="first N train articles (as cached)")
+    ap.add_argument("--piece", type=int, default=128)
+    ap.add_argument("--l2", type=float, default=0.01)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--out", default="runs/transitions.json")
+    ap.add_argument("--install", action="store_true", help="write the scores into the shipped model's config.json")
+    args = ap.parse_args(argv)
+    path = corpora.polnear_path("train", args.data)
+    if not path.exists():
+        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
+        return 2
+    articles = corpora.polnear("train", args.data)[:args.limit or None]
+    try:
+        lps = emissions.load("train", articles, args.cache)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    labels = [word_labels(segment(a["text"]), article_spans(a)) for a in articles]
+    trans = fit(lps, labels, args.piece, args.l2, args.steps)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"labels": list(LABELS), "transitions": trans.round(4).tolist(),
+                                          "fit": vars(args)}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    if args.install:
+        from claims.extract import DEFAULT_MODEL_DIR
+        cfg_path = DEFAULT_MODEL_DIR / "config.json"
+        cfg = json.loads(cfg_path.read_text())
+        cfg["transitions"] = trans.round(4).tolist()
+        cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+        print(f"installed into {cfg_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
