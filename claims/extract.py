@@ -22,7 +22,7 @@ from .encoder import EncoderConfig
 from .link import LinkedClaim, Linker, LogisticScorer
 from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
-from .tagger import LABELS, DecodeRules, TaggedSpan, TaggerNet, decode
+from .tagger import CONTEXTS, LABELS, DecodeRules, TaggedSpan, TaggerNet, decode
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
                          or Path(__file__).resolve().parent / "models" / "attribution")
@@ -51,7 +51,7 @@ class AttributionModel:
     config: dict = field(default_factory=dict)
     path: Optional[Path] = None
     rules: DecodeRules = field(default_factory=DecodeRules)
-    transitions: Optional[np.ndarray] = None   # (n_labels, n_labels) added to Viterbi's scores
+    transitions: Optional[np.ndarray] = None   # ([n_contexts,] n_labels, n_labels) added to Viterbi's scores
 
     def decode(self, seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
         """Tagged spans under this model's decoding rules and transition scores."""
@@ -91,8 +91,9 @@ class AttributionModel:
         trans = config.get("transitions")
         if trans is not None:
             trans = np.asarray(trans, dtype=np.float64)
-            if trans.shape != (len(LABELS), len(LABELS)):
-                raise ModelError(f"{path}: transitions must be {len(LABELS)}x{len(LABELS)}, got {trans.shape}")
+            k = len(LABELS)
+            if trans.shape not in ((k, k), (len(CONTEXTS), k, k)):
+                raise ModelError(f"{path}: transitions must be {k}x{k} or {len(CONTEXTS)}x{k}x{k}, got {trans.shape}")
         return cls(net, linker, conf, config, path, rules, trans)
 
     def claim_confidence(self, lc: LinkedClaim) -> float:

@@ -62,10 +62,12 @@ _START_OK = np.array([not l.startswith("I-") for l in LABELS])
 
 
 def viterbi(logprobs: np.ndarray, trans: np.ndarray | None = None,
-            forbid: dict[int, np.ndarray] | None = None) -> np.ndarray:
+            forbid: dict[int, np.ndarray] | None = None, context: np.ndarray | None = None) -> np.ndarray:
     """Best BIO-valid label sequence for (n_words, n_labels) log-probabilities.
 
-    ``trans`` (n_labels, n_labels) adds a score to every (previous, current) label pair;
+    ``trans`` adds a score to every (previous, current) label pair: one (n_labels, n_labels)
+    matrix, or one per context (n_contexts, n_labels, n_labels) with ``context`` (n_words,)
+    saying which applies at the transition into each word (see ``transition_context``).
     ``forbid`` maps a word position to a (previous, current) boolean mask of transitions into
     that word that are not allowed (see ``boundary_masks``). At position 0 a marked column
     forbids that label for the first word; a mask at ``n`` (one past the end) forbids a marked
@@ -77,14 +79,24 @@ def viterbi(logprobs: np.ndarray, trans: np.ndarray | None = None,
     neg = -1e9
     base = np.where(_ALLOWED, 0.0, neg)  # (k, k)
     if trans is not None:
-        base = base + trans
+        trans = np.asarray(trans, dtype=np.float64)
+        if trans.ndim == 3:
+            if context is None:
+                raise ValueError("per-context transition scores need a context per word")
+            bases = base[None] + trans
+        else:
+            base = base + trans
+    if trans is None or trans.ndim == 2:
+        bases, context = base[None], np.zeros(n, dtype=np.int64)
     forbid = forbid or {}
     score = np.where(_START_OK, logprobs[0], neg)
     if 0 in forbid:
         score = np.where(forbid[0].any(0), neg, score)
     back = np.zeros((n, k), dtype=np.int64)
     for i in range(1, n):
-        t = base if i not in forbid else np.where(forbid[i], neg, base)
+        t = bases[context[i]]
+        if i in forbid:
+            t = np.where(forbid[i], neg, t)
         cand = score[:, None] + t  # (prev, cur)
         back[i] = cand.argmax(0)
         score = cand.max(0) + logprobs[i]
@@ -107,9 +119,11 @@ _IN_ROLE = {r: [LABEL_INDEX[f"B-{r}"], LABEL_INDEX[f"I-{r}"]] for r in ROLES}
 class DecodeRules:
     """Hard constraints on decoded spans, each one switchable (the model config names them).
 
-    * ``paragraph``: no span runs on into the next paragraph, except content when a quotation
-      is still open at the paragraph's end and the next paragraph opens with a quotation mark
-      (news style for a quotation that goes on);
+    * ``paragraph``: no span runs on into the next paragraph (PolNeAR's gold content never
+      does: a quotation that goes on is annotated paragraph by paragraph);
+    * ``quote_continues``: with ``paragraph``, content may still run on when a quotation is open
+      at the paragraph's end and the next paragraph opens with a quotation mark (news style for
+      a quotation that goes on);
     * ``join_cue``: a cue directly followed by another cue is one cue ("would neither confirm" +
       "nor deny"); applied to the decoded labels, not as a constraint, so no cue word is lost;
     * ``relative_end``: content does not end in a relative pronoun ("... officials who");
@@ -117,6 +131,7 @@ class DecodeRules:
     """
 
     paragraph: bool = False
+    quote_continues: bool = False
     join_cue: bool = False
     relative_end: bool = False
     headline_cue: bool = False
@@ -154,7 +169,7 @@ def boundary_masks(seg: Segmented, rules: DecodeRules) -> dict[int, np.ndarray]:
             i = int(i)
             m = mask(i)
             for r in ROLES:
-                if r == "content" and open_at_end.get(int(seg.paragraph[i - 1]), False) \
+                if r == "content" and rules.quote_continues and open_at_end.get(int(seg.paragraph[i - 1]), False) \
                         and seg.quote[i] == QUOTE_MARK:
                     continue
                 m[np.ix_(_IN_ROLE[r], [LABEL_INDEX[f"I-{r}"]])] = True
@@ -169,6 +184,20 @@ def boundary_masks(seg: Segmented, rules: DecodeRules) -> dict[int, np.ndarray]:
             i = int(i)
             mask(i)[:, cue] = True
     return masks
+
+
+CONTEXTS = ("in sentence", "sentence start", "paragraph start")
+
+
+def transition_context(seg: Segmented) -> np.ndarray:
+    """Per word, which transition scores lead into it: 0 inside a sentence, 1 at the first word
+    of a sentence, 2 at the first word of a paragraph (word 0 counts as a paragraph start)."""
+    ctx = np.zeros(len(seg), dtype=np.int64)
+    if len(seg):
+        ctx[1:][seg.sentence[1:] != seg.sentence[:-1]] = 1
+        ctx[1:][seg.paragraph[1:] != seg.paragraph[:-1]] = 2
+        ctx[0] = 2
+    return ctx
 
 
 def quotation_open_at_paragraph_end(seg: Segmented) -> dict[int, bool]:
@@ -207,9 +236,11 @@ class TaggedSpan:
 
 def decode(seg: Segmented, logprobs: np.ndarray, rules: DecodeRules | None = None,
            trans: np.ndarray | None = None) -> list[TaggedSpan]:
-    """Spans from word log-probabilities, in text order, under ``rules`` and learned ``trans``."""
+    """Spans from word log-probabilities, in text order, under ``rules`` and learned ``trans``
+    (one matrix, or one per ``transition_context``)."""
     forbid = boundary_masks(seg, rules) if rules is not None and rules.any else None
-    labels = viterbi(logprobs, trans, forbid)
+    context = transition_context(seg) if trans is not None and np.ndim(trans) == 3 else None
+    labels = viterbi(logprobs, trans, forbid, context)
     probs = np.exp(logprobs[np.arange(len(labels)), labels]) if len(labels) else np.zeros(0)
     spans: list[TaggedSpan] = []
     i = 0

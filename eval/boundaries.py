@@ -1,6 +1,6 @@
 """Where the tagger's span boundaries differ from PolNeAR's, counted by kind of difference.
 
-    python -m eval.boundaries --split train            # needs runs/emissions/train.npz (eval.emissions)
+    python -m eval.boundaries --split train --limit 400   # needs runs/emissions/train.npz (eval.emissions)
     python -m eval.boundaries --split train --examples 5
 
 For every gold source / cue / content span that the decoded spans miss exactly, the decoded span
@@ -101,6 +101,9 @@ def edge_conventions(seg: Segmented, ranges: set[tuple[int, int]]) -> Counter:
         c["crosses sentence"] += int(seg.sentence[a] != seg.sentence[b])
         c["ends in relative pronoun"] += seg.word(b).lower() in RELATIVE
         c["in first paragraph"] += int(seg.paragraph[a] == 0)
+        c["starts with 'that'"] += first.lower() == "that"
+        c["ends in 'that'"] += last.lower() == "that"
+        c["previous word is 'that'"] += int(a > 0 and seg.word(a - 1).lower() == "that")
     return c
 
 
@@ -184,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="shared data folder (default $CLAIMS_DATA or ../shared/data)")
     ap.add_argument("--cache", default=str(emissions.DEFAULT_DIR), help="emissions cache folder (eval.emissions)")
     ap.add_argument("--examples", type=int, default=0, help="show up to N examples of each kind")
-    ap.add_argument("--plain", action="store_true", help="decode without the boundary constraints")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N articles (must be cached)")
     args = ap.parse_args(argv)
     path = corpora.polnear_path(args.split, args.data)
     if not path.exists():
         print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
         return 2
     articles = corpora.polnear(args.split, args.data)
+    if args.limit:
+        articles = articles[:args.limit]
     try:
         lps = emissions.load(args.split, articles, args.cache)
     except FileNotFoundError as e:

@@ -44,7 +44,7 @@ def settings(model: AttributionModel) -> dict[str, tuple[DecodeRules, np.ndarray
     names = [f.name for f in dataclasses.fields(DecodeRules)]
     out = {"plain Viterbi": (DecodeRules(), None)}
     for n in names:
-        out[f"+ {n}"] = (DecodeRules(**{n: True}), None)
+        out[f"+ {n}"] = (DecodeRules(**{n: True, "paragraph": n == "quote_continues" or n == "paragraph"}), None)
     out["all rules"] = (DecodeRules(**{n: True for n in names}), None)
     if model.transitions is not None:
         out["transitions only"] = (DecodeRules(), model.transitions)
@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="attribution model directory (default: the shipped one)")
     ap.add_argument("--cache", default=str(emissions.DEFAULT_DIR), help="emissions cache folder (eval.emissions)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N articles (must be cached)")
+    ap.add_argument("--transitions", default=None,
+                    help="transition scores from training.transitions (JSON) to use instead of the model's")
+    ap.add_argument("--only", default=None, help="comma-separated setting names to run (default: all)")
     args = ap.parse_args(argv)
     path = corpora.polnear_path(args.split, args.data)
     if not path.exists():
@@ -74,8 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     model = AttributionModel.load(args.model)
+    if args.transitions:
+        import json
+        model = dataclasses.replace(model, transitions=np.asarray(
+            json.loads(open(args.transitions).read())["transitions"], dtype=np.float64))
     print(f"{'setting':28s} " + " ".join(f"{c:>18s}" for c in COLUMNS))
+    wanted = set(args.only.split(",")) if args.only else None
     for name, (rules, trans) in settings(model).items():
+        if wanted is not None and name not in wanted:
+            continue
         m = score(articles, lps, dataclasses.replace(model, rules=rules, transitions=trans))
         print(f"{name:28s} " + " ".join(f"{m[c]:18.1f}" for c in COLUMNS), flush=True)
     return 0

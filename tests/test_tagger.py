@@ -84,13 +84,14 @@ def test_paragraph_rule_lets_a_continuing_quotation_run_on():
     first = 3  # the opening quote mark
     labels = ["B-source", "B-cue", "O", "B-content"] + ["I-content"] * (len(seg) - 4)
     lp = _rows_for(seg, labels)
-    got = _spans(seg, lp, paragraph=True)
+    got = _spans(seg, lp, paragraph=True, quote_continues=True)
     assert got[-1] == ("content", text[seg.starts[first]:])
+    assert all("\n" not in t for _, t in _spans(seg, lp, paragraph=True))  # strict: never
     # closing the quotation before the break takes the exception away
     text2 = "He said: “The deal will stand.”\n“And trade talks resume.”"
     seg2 = segment(text2)
     labels2 = ["B-source", "B-cue", "O", "B-content"] + ["I-content"] * (len(seg2) - 4)
-    got2 = _spans(seg2, _rows_for(seg2, labels2), paragraph=True)
+    got2 = _spans(seg2, _rows_for(seg2, labels2), paragraph=True, quote_continues=True)
     assert all("\n" not in t for _, t in got2)
 
 

@@ -25,7 +25,7 @@ def _data(n_seq=30, n=12, seed=0):
 
 def test_crf_nll_matches_brute_force_on_a_tiny_chain():
     lps, ys = _data(n_seq=1, n=4)
-    lp, y, m, f = pieces(lps, ys, 4)
+    lp, y, m, f, _ = pieces(lps, ys, 4)
     trans = torch.zeros(len(LABELS), len(LABELS))
     nll = float(crf_nll(trans, lp, y, m, f)) * 4
     from claims.tagger import _ALLOWED, _START_OK
@@ -50,3 +50,27 @@ def test_fitted_transitions_recover_content_after_a_cue():
     assert trans[LABEL_INDEX["B-cue"], LABEL_INDEX["B-content"]] > trans[LABEL_INDEX["B-cue"], LABEL_INDEX["O"]]
     test_lps, test_ys = _data(n_seq=5, seed=1)
     assert all((viterbi(a, trans) == b).all() for a, b in zip(test_lps, test_ys))
+
+
+def test_context_transitions_learn_that_content_stops_at_a_sentence_start():
+    """Gold content runs to the end of its sentence and never into the next one; the emissions
+    cannot tell (I-content everywhere after the cue), the sentence-start scores can."""
+    from claims.segment import segment
+    from claims.tagger import CONTEXTS, decode, transition_context, word_labels
+
+    text = "Kerry said the talks went well. The rest followed later."
+    seg = segment(text)
+    ctx = transition_context(seg)
+    assert list(ctx[:2]) == [2, 0] and ctx[[seg.word(i) for i in range(len(seg))].index("The")] == 1
+    gold = word_labels(seg, [("source", 0, 5), ("cue", 6, 10), ("content", 11, 30)])
+    p = np.full((len(seg), len(LABELS)), 0.02)
+    p[np.arange(len(seg)), gold] = 0.8
+    after = np.arange(len(seg)) > int(np.nonzero(gold == LABEL_INDEX["B-content"])[0][0])
+    p[after & (gold == LABEL_INDEX["O"]), LABEL_INDEX["I-content"]] = 0.81  # emissions run on
+    lp = np.log(p / p.sum(1, keepdims=True)).astype(np.float32)
+    assert decode(seg, lp)[-1].end == len(text)  # plain decoding runs into the next sentence
+    trans = fit([lp] * 20, [gold] * 20, piece=32, l2=0.001, steps=40, log=lambda *_: None,
+                contexts=[ctx] * 20, n_contexts=len(CONTEXTS))
+    assert trans.shape == (len(CONTEXTS), len(LABELS), len(LABELS))
+    spans = decode(seg, lp, trans=trans)
+    assert [(s.role, text[s.start:s.end]) for s in spans][-1] == ("content", "the talks went well")

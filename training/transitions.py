@@ -4,7 +4,7 @@ constraints stay hard).
 
     python -m eval.emissions --split train --limit 400      # cached train emissions
     python -m training.transitions --out runs/transitions.json
-    python -m training.transitions --out runs/transitions.json --install   # into the model config
+    python -m training.transitions --contexts --out runs/transitions.json --install   # into the model config
 
 Each article's words are cut into pieces of ``--piece`` words (a piece after the first may start
 with any label) so that the forward pass runs over a batch. The tagger was trained on train,
@@ -25,67 +25,81 @@ import torch
 
 from claims import corpora
 from claims.segment import segment
-from claims.tagger import _ALLOWED, _START_OK, LABELS, word_labels
+from claims.tagger import _ALLOWED, _START_OK, CONTEXTS, LABELS, transition_context, word_labels
 
 NEG = -1e4
 
 
-def pieces(lps: list[np.ndarray], labels: list[np.ndarray], size: int):
-    """Pad (emissions, labels) of all articles into pieces of ``size`` words: arrays
-    lp (B, size, K), y (B, size), mask (B, size), first (B,) whether a piece starts an article."""
+def pieces(lps: list[np.ndarray], labels: list[np.ndarray], size: int,
+           contexts: list[np.ndarray] | None = None):
+    """Pad (emissions, labels, transition contexts) of all articles into pieces of ``size`` words:
+    lp (B, size, K), y (B, size), mask (B, size), first (B,) whether a piece starts an article,
+    ctx (B, size)."""
+    contexts = contexts or [np.zeros(len(y), dtype=np.int64) for y in labels]
     rows = []
-    for lp, y in zip(lps, labels):
+    for lp, y, c in zip(lps, labels, contexts):
         for s in range(0, len(y), size):
-            rows.append((lp[s:s + size], y[s:s + size], s == 0))
+            rows.append((lp[s:s + size], y[s:s + size], s == 0, c[s:s + size]))
     B, K = len(rows), len(LABELS)
     LP = np.zeros((B, size, K), dtype=np.float32)
     Y = np.zeros((B, size), dtype=np.int64)
     M = np.zeros((B, size), dtype=bool)
     F = np.zeros(B, dtype=bool)
-    for b, (lp, y, first) in enumerate(rows):
+    C = np.zeros((B, size), dtype=np.int64)
+    for b, (lp, y, first, c) in enumerate(rows):
         n = len(y)
-        LP[b, :n], Y[b, :n], M[b, :n], F[b] = lp, y, True, first
-    return torch.from_numpy(LP), torch.from_numpy(Y), torch.from_numpy(M), torch.from_numpy(F)
+        LP[b, :n], Y[b, :n], M[b, :n], F[b], C[b, :n] = lp, y, True, first, c
+    return (torch.from_numpy(LP), torch.from_numpy(Y), torch.from_numpy(M), torch.from_numpy(F),
+            torch.from_numpy(C))
 
 
 def crf_nll(trans: torch.Tensor, lp: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-            first: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood per word of the gold labels under emissions + ``trans``."""
+            first: torch.Tensor, ctx: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean negative log-likelihood per word of the gold labels under emissions + ``trans``
+    ((K, K), or (C, K, K) chosen per word by ``ctx``)."""
     allowed = torch.from_numpy(_ALLOWED)
     t = torch.where(allowed, trans, torch.full_like(trans, NEG))
+    if t.dim() == 2:
+        t = t[None]
+    if ctx is None:
+        ctx = torch.zeros_like(y)
     start = torch.where(first[:, None] & ~torch.from_numpy(_START_OK)[None, :], NEG, 0.0)  # (B, K)
     alpha = start + lp[:, 0]
     gold = start.gather(1, y[:, :1])[:, 0] + lp[:, 0].gather(1, y[:, :1])[:, 0]
     for i in range(1, lp.shape[1]):
-        nxt = torch.logsumexp(alpha[:, :, None] + t[None], dim=1) + lp[:, i]
+        ti = t[ctx[:, i]]  # (B, K, K)
+        nxt = torch.logsumexp(alpha[:, :, None] + ti, dim=1) + lp[:, i]
         m = mask[:, i]
         alpha = torch.where(m[:, None], nxt, alpha)
-        g = t[y[:, i - 1], y[:, i]] + lp[:, i].gather(1, y[:, i:i + 1])[:, 0]
+        g = t[ctx[:, i], y[:, i - 1], y[:, i]] + lp[:, i].gather(1, y[:, i:i + 1])[:, 0]
         gold = gold + torch.where(m, g, torch.zeros_like(g))
     return (torch.logsumexp(alpha, -1) - gold).sum() / mask.sum()
 
 
 def fit(lps: list[np.ndarray], labels: list[np.ndarray], piece: int = 128, l2: float = 0.01,
-        steps: int = 60, log=print) -> np.ndarray:
-    lp, y, mask, first = pieces(lps, labels, piece)
-    trans = torch.zeros(len(LABELS), len(LABELS), dtype=torch.float32, requires_grad=True)
+        steps: int = 60, log=print, contexts: list[np.ndarray] | None = None,
+        n_contexts: int = 0) -> np.ndarray:
+    """Transition scores (K, K), or (n_contexts, K, K) when ``contexts`` gives one id per word."""
+    lp, y, mask, first, ctx = pieces(lps, labels, piece, contexts)
+    shape = (n_contexts, len(LABELS), len(LABELS)) if contexts is not None else (len(LABELS), len(LABELS))
+    trans = torch.zeros(*shape, dtype=torch.float32, requires_grad=True)
     opt = torch.optim.LBFGS([trans], lr=0.5, max_iter=steps, line_search_fn="strong_wolfe")
     t0 = time.time()
 
     def closure():
         opt.zero_grad()
-        loss = crf_nll(trans, lp, y, mask, first) + l2 * (trans ** 2).sum()
+        loss = crf_nll(trans, lp, y, mask, first, ctx) + l2 * (trans ** 2).sum()
         loss.backward()
         return loss
 
     with torch.no_grad():
-        base = float(crf_nll(trans, lp, y, mask, first))
+        base = float(crf_nll(trans, lp, y, mask, first, ctx))
     opt.step(closure)
     with torch.no_grad():
-        final = float(crf_nll(trans, lp, y, mask, first))
+        final = float(crf_nll(trans, lp, y, mask, first, ctx))
     log(f"CRF NLL per word {base:.4f} -> {final:.4f} ({time.time() - t0:.0f}s, {len(lp)} pieces)")
     out = trans.detach().numpy().astype(np.float64)
-    return np.where(_ALLOWED, out, 0.0)
+    return np.where(_ALLOWED, out, 0.0)  # broadcasts over contexts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--piece", type=int, default=128)
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--contexts", action="store_true",
+                    help="one matrix per transition context (in sentence, sentence start, paragraph start)")
     ap.add_argument("--out", default="runs/transitions.json")
     ap.add_argument("--install", action="store_true", help="write the scores into the shipped model's config.json")
     args = ap.parse_args(argv)
@@ -112,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    labels = [word_labels(segment(a["text"]), article_spans(a)) for a in articles]
-    trans = fit(lps, labels, args.piece, args.l2, args.steps)
+    segs = [segment(a["text"]) for a in articles]
+    labels = [word_labels(seg, article_spans(a)) for seg, a in zip(segs, articles)]
+    contexts = [transition_context(seg) for seg in segs] if args.contexts else None
+    trans = fit(lps, labels, args.piece, args.l2, args.steps, contexts=contexts, n_contexts=len(CONTEXTS))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"labels": list(LABELS), "transitions": trans.round(4).tolist(),
                                           "fit": vars(args)}, indent=1) + "\n")
