@@ -22,7 +22,7 @@ from .encoder import EncoderConfig
 from .link import LinkedClaim, Linker, LogisticScorer
 from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
-from .tagger import CONTEXTS, LABELS, DecodeRules, TaggedSpan, TaggerNet, decode
+from .tagger import CONTEXTS, LABELS, BoundaryRefiner, DecodeRules, TaggedSpan, TaggerNet, decode
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
                          or Path(__file__).resolve().parent / "models" / "attribution")
@@ -53,9 +53,13 @@ class AttributionModel:
     rules: DecodeRules = field(default_factory=DecodeRules)
     transitions: Optional[np.ndarray] = None   # ([n_contexts,] n_labels, n_labels) added to Viterbi's scores
 
+    refiner: Optional[BoundaryRefiner] = None
+
     def decode(self, seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
-        """Tagged spans under this model's decoding rules and transition scores."""
-        return decode(seg, logprobs, self.rules, self.transitions)
+        """Tagged spans under this model's decoding rules and transition scores, content
+        boundaries then moved by the refiner if the model has one."""
+        spans = decode(seg, logprobs, self.rules, self.transitions)
+        return self.refiner.refine(seg, logprobs, spans) if self.refiner is not None else spans
 
     @property
     def shared_layers(self) -> int:
@@ -94,7 +98,11 @@ class AttributionModel:
             k = len(LABELS)
             if trans.shape not in ((k, k), (len(CONTEXTS), k, k)):
                 raise ModelError(f"{path}: transitions must be {k}x{k} or {len(CONTEXTS)}x{k}x{k}, got {trans.shape}")
-        return cls(net, linker, conf, config, path, rules, trans)
+        try:
+            refiner = BoundaryRefiner.from_dict(config["refine"]) if config.get("refine") else None
+        except (KeyError, ValueError) as e:
+            raise ModelError(f"{path}: {e}") from None
+        return cls(net, linker, conf, config, path, rules, trans, refiner)
 
     def claim_confidence(self, lc: LinkedClaim) -> float:
         if self.confidence is None:

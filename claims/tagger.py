@@ -278,3 +278,99 @@ def word_labels(seg: Segmented, spans: list[tuple[str, int, int]]) -> np.ndarray
 
 def save_config(path: Path, config: dict) -> None:
     (path / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- boundary refinement --------------------------------------------------------------------------
+
+REFINE_WINDOW = 3
+_B, _I = LABEL_INDEX["B-content"], LABEL_INDEX["I-content"]
+_O = LABEL_INDEX["O"]
+
+
+def _flags(seg: Segmented, i: int) -> list[float]:
+    """Surface flags of word i (all zero outside the text)."""
+    if i < 0 or i >= len(seg):
+        return [0.0] * 7
+    w = seg.word(i)
+    return [float(not any(c.isalnum() for c in w)), float(seg.quote[i] == QUOTE_MARK),
+            float(w in (".", "!", "?")), float(w in (",", ";", ":")), float(w.lower() == "that"),
+            float(w.lower() in RELATIVE_PRONOUNS),
+            float(i + 1 >= len(seg) or seg.sentence[i + 1] != seg.sentence[i])]
+
+
+def _probs(p: np.ndarray, i: int) -> list[float]:
+    if i < 0 or i >= len(p):
+        return [0.0, 0.0, 1.0, 0.0]
+    return [float(p[i, _B]), float(p[i, _I]), float(p[i, _O]),
+            float(p[i, LABEL_INDEX["B-cue"]] + p[i, LABEL_INDEX["I-cue"]])]
+
+
+def boundary_features(seg: Segmented, probs: np.ndarray, side: str, pos: int, offset: int) -> list[float]:
+    """Features of word ``pos`` as the first (``side="start"``) or last (``"end"``) word of a
+    content span whose decoded boundary is ``offset`` words away: an indicator of the offset,
+    label probabilities and surface flags of the word and its outer neighbour."""
+    onehot = [float(offset == d) for d in range(-REFINE_WINDOW, REFINE_WINDOW + 1)]
+    outer = pos - 1 if side == "start" else pos + 1
+    par = float(outer < 0 or outer >= len(seg) or seg.paragraph[outer] != seg.paragraph[pos])
+    return onehot + _probs(probs, pos) + _probs(probs, outer) + _flags(seg, pos) + _flags(seg, outer) + [par]
+
+
+N_BOUNDARY_FEATURES = 2 * REFINE_WINDOW + 1 + 4 + 4 + 7 + 7 + 1
+
+
+def boundary_candidates(seg: Segmented, span: TaggedSpan, side: str, lo: int, hi: int) -> list[int]:
+    """Word positions within the window of a content span's start or end, inside [lo, hi] (the
+    room between its neighbouring spans), the same paragraph, and never past the other end."""
+    if side == "start":
+        anchor, keep = span.first, lambda j: j <= span.last
+    else:
+        anchor, keep = span.last, lambda j: j >= span.first
+    par = seg.paragraph[anchor]
+    return [j for j in range(anchor - REFINE_WINDOW, anchor + REFINE_WINDOW + 1)
+            if lo <= j <= hi and keep(j) and seg.paragraph[j] == par]
+
+
+@dataclass
+class BoundaryRefiner:
+    """Moves each decoded content span's start and end to the best-scored word within
+    ``REFINE_WINDOW`` words (a conditional logit over the candidates, one weight vector per side)."""
+
+    start: np.ndarray     # (N_BOUNDARY_FEATURES,)
+    end: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"window": REFINE_WINDOW, "start": [round(float(x), 5) for x in self.start],
+                "end": [round(float(x), 5) for x in self.end]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BoundaryRefiner":
+        start, end = np.asarray(d["start"], dtype=np.float64), np.asarray(d["end"], dtype=np.float64)
+        if d.get("window") != REFINE_WINDOW or start.shape != (N_BOUNDARY_FEATURES,) or end.shape != start.shape:
+            raise ValueError(f"boundary refiner does not fit this version (window {REFINE_WINDOW}, "
+                             f"{N_BOUNDARY_FEATURES} features per side)")
+        return cls(start, end)
+
+    def refine(self, seg: Segmented, logprobs: np.ndarray, spans: list[TaggedSpan]) -> list[TaggedSpan]:
+        probs = np.exp(logprobs)
+        out = list(spans)
+        for k, s in enumerate(spans):
+            if s.role != "content":
+                continue
+            lo = spans[k - 1].last + 1 if k > 0 else 0
+            hi = spans[k + 1].first - 1 if k + 1 < len(spans) else len(seg) - 1
+            first, last = s.first, s.last
+            for side, w in (("start", self.start), ("end", self.end)):
+                cands = boundary_candidates(seg, s, side, lo, hi)
+                anchor = s.first if side == "start" else s.last
+                if len(cands) < 2:
+                    continue
+                X = np.asarray([boundary_features(seg, probs, side, j, j - anchor) for j in cands])
+                best = cands[int(np.argmax(X @ w))]
+                first, last = (best, last) if side == "start" else (first, best)
+            if first > last or (first, last) == (s.first, s.last):
+                continue
+            cs, ce = seg.char_span(first, last)
+            lab = np.concatenate([[_B], np.full(last - first, _I)])
+            prob = float(np.exp(logprobs[np.arange(first, last + 1), lab]).mean())
+            out[k] = TaggedSpan("content", first, last, cs, ce, prob)
+        return out

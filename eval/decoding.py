@@ -4,8 +4,9 @@ that every rule gets its own ablation row without another encoder pass.
     python -m eval.emissions --split dev          # once: runs/emissions/dev.npz
     python -m eval.decoding --split dev
 
-Rows: the plain decoder, each rule of ``claims.tagger.DecodeRules`` alone, all rules, and the
-decoding the model directory ships (its ``decode_rules`` and ``transitions``). Figures are
+Rows: the plain decoder, each rule of ``claims.tagger.DecodeRules`` alone, all rules, the
+model's transition scores and boundary refiner alone, and the decoding the model directory ships
+(its ``decode_rules``, ``transitions`` and ``refine``). Figures are
 exact F1 per role and claim F1 over linked claims, as ``eval.attribution`` reports them.
 """
 
@@ -40,16 +41,23 @@ def score(articles: list[dict], lps: list[np.ndarray], model: AttributionModel) 
     return summarize(docs)
 
 
-def settings(model: AttributionModel) -> dict[str, tuple[DecodeRules, np.ndarray | None]]:
+def settings(model: AttributionModel) -> dict[str, AttributionModel]:
+    """The model under each decoding setting (rows of the ablation table)."""
     names = [f.name for f in dataclasses.fields(DecodeRules)]
-    out = {"plain Viterbi": (DecodeRules(), None)}
+    bare = dataclasses.replace(model, rules=DecodeRules(), transitions=None, refiner=None)
+    out = {"plain Viterbi": bare}
     for n in names:
-        out[f"+ {n}"] = (DecodeRules(**{n: True, "paragraph": n == "quote_continues" or n == "paragraph"}), None)
-    out["all rules"] = (DecodeRules(**{n: True for n in names}), None)
+        on = {n: True, "paragraph": True} if n == "quote_continues" else {n: True}
+        out[f"+ {n}" + (" (with paragraph)" if n == "quote_continues" else "")] = \
+            dataclasses.replace(bare, rules=DecodeRules(**on))
+    out["all rules"] = dataclasses.replace(bare, rules=DecodeRules(**{n: True for n in names}))
     if model.transitions is not None:
-        out["transitions only"] = (DecodeRules(), model.transitions)
-        out["all rules + transitions"] = (DecodeRules(**{n: True for n in names}), model.transitions)
-    out["shipped"] = (model.rules, model.transitions)
+        out["transitions alone"] = dataclasses.replace(bare, transitions=model.transitions)
+        out["model's rules + transitions"] = dataclasses.replace(bare, rules=model.rules,
+                                                                 transitions=model.transitions)
+    if model.refiner is not None:
+        out["refiner alone"] = dataclasses.replace(bare, refiner=model.refiner)
+    out["as shipped"] = model
     return out
 
 
@@ -83,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             json.loads(open(args.transitions).read())["transitions"], dtype=np.float64))
     print(f"{'setting':28s} " + " ".join(f"{c:>18s}" for c in COLUMNS))
     wanted = set(args.only.split(",")) if args.only else None
-    for name, (rules, trans) in settings(model).items():
+    for name, variant in settings(model).items():
         if wanted is not None and name not in wanted:
             continue
-        m = score(articles, lps, dataclasses.replace(model, rules=rules, transitions=trans))
+        m = score(articles, lps, variant)
         print(f"{name:28s} " + " ".join(f"{m[c]:18.1f}" for c in COLUMNS), flush=True)
     return 0
 

@@ -4,7 +4,8 @@ constraints stay hard).
 
     python -m eval.emissions --split train --limit 400      # cached train emissions
     python -m training.transitions --out runs/transitions.json
-    python -m training.transitions --contexts --out runs/transitions.json --install   # into the model config
+    python -m training.transitions --out runs/transitions.json --rules paragraph,join_cue --install
+                                          # into the model config, with the decoding rules to use
 
 Each article's words are cut into pieces of ``--piece`` words (a piece after the first may start
 with any label) so that the forward pass runs over a batch. The tagger was trained on train,
@@ -116,11 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contexts", action="store_true",
                     help="one matrix per transition context (in sentence, sentence start, paragraph start)")
     ap.add_argument("--out", default="runs/transitions.json")
-    ap.add_argument("--install", action="store_true", help="write the scores into the shipped model's config.json")
+    ap.add_argument("--model", default=None, help="model directory --install writes to (default: the shipped one)")
+    ap.add_argument("--rules", default="",
+                    help="comma-separated decoding rules (claims.tagger.DecodeRules) --install also switches on")
+    ap.add_argument("--install", action="store_true", help="write the scores (and --rules) into the model's config.json")
     args = ap.parse_args(argv)
     path = corpora.polnear_path("train", args.data)
     if not path.exists():
         print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
+        return 2
+    from claims.tagger import DecodeRules
+    try:
+        rules = DecodeRules.from_config({r.strip(): True for r in args.rules.split(",") if r.strip()})
+    except ValueError as e:
+        print(f"error: --rules: {e}", file=sys.stderr)
         return 2
     articles = corpora.polnear("train", args.data)[:args.limit or None]
     try:
@@ -138,9 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}")
     if args.install:
         from claims.extract import DEFAULT_MODEL_DIR
-        cfg_path = DEFAULT_MODEL_DIR / "config.json"
+        cfg_path = Path(args.model or DEFAULT_MODEL_DIR) / "config.json"
         cfg = json.loads(cfg_path.read_text())
         cfg["transitions"] = trans.round(4).tolist()
+        cfg["decode_rules"] = {k: v for k, v in rules.to_config().items() if v}
         cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
         print(f"installed into {cfg_path}")
     return 0
