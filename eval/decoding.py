@@ -89,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         import json
         model = dataclasses.replace(model, transitions=np.asarray(
             json.loads(open(args.transitions).read())["transitions"], dtype=np.float64))
-    print(f"{'setting':28s} " + " ".join(f"{c:>18s}" for c in COLUMNS))
+    print(f"{'setting':36s} " + " ".join(f"{c:>18s}" for c in COLUMNS))
     wanted = set(args.only.split(",")) if args.only else None
     for name, variant in settings(model).items():
         if wanted is not None and name not in wanted:
             continue
         m = score(articles, lps, variant)
-        print(f"{name:28s} " + " ".join(f"{m[c]:18.1f}" for c in COLUMNS), flush=True)
+        print(f"{name:36s} " + " ".join(f"{m[c]:18.1f}" for c in COLUMNS), flush=True)
     return 0
 
 

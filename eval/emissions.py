@@ -3,6 +3,7 @@ experiments (``eval.boundaries``, ``training.boundaries``) need no encoder pass.
 
     python -m eval.emissions --split train      # writes runs/emissions/train.npz
     python -m eval.emissions --split dev
+    python -m eval.emissions --split train --resume   # go on from where an interrupted run stopped
 
 The file holds one (n_words, n_labels) float16 array per article, keyed by article id, plus the
 model directory and stride it was made with. The tagger was trained on train, so train emissions
@@ -28,8 +29,10 @@ DEFAULT_DIR = Path("runs/emissions")
 
 @torch.inference_mode()
 def word_logprobs(articles: list[dict], model_dir: str | None = None, stride: int | None = None,
-                  progress: bool = True) -> list[np.ndarray]:
-    """The shipped pipeline's word log-probabilities, as ``Analyzer`` computes them."""
+                  progress: bool = True, done: dict[str, np.ndarray] | None = None,
+                  checkpoint=None) -> list[np.ndarray]:
+    """The shipped pipeline's word log-probabilities, as ``Analyzer`` computes them. Articles
+    whose id is in ``done`` are taken from it; ``checkpoint(n, out)`` is called every 50 articles."""
     from claims.analyzer import Analyzer
     from claims.segment import collate, gather_words, prepare, windows
     from claims.tagger import LABELS
@@ -39,7 +42,11 @@ def word_logprobs(articles: list[dict], model_dir: str | None = None, stride: in
     t0 = time.time()
     fill = np.log(np.full(len(LABELS), 1e-6, dtype=np.float32))
     fill[0] = 0.0
+    done = done or {}
     for n, a in enumerate(articles, 1):
+        if a["id"] in done:
+            out.append(done[a["id"]].astype(np.float32))
+            continue
         p = prepare(a["text"], an.tokenizer)
         wins = windows(p.sub, 0, an._cls, an._sep, an.max_len, an.stride)
         into = best = None
@@ -50,6 +57,8 @@ def word_logprobs(articles: list[dict], model_dir: str | None = None, stride: in
             lp = F.log_softmax(an.model.net(h, arr["ids"], arr["case"], arr["quote"]).float(), -1).numpy()
             into, best = gather_words(batch, lp, [len(p.seg)], fill, into, best)
         out.append(into[0] if into is not None else np.zeros((0, len(LABELS)), dtype=np.float32))
+        if checkpoint is not None and n % 50 == 0:
+            checkpoint(n, out)
         if progress and n % 50 == 0:
             print(f"  {n}/{len(articles)} articles ({time.time() - t0:.0f}s)", file=sys.stderr, flush=True)
     return out
@@ -64,6 +73,17 @@ def save(path: Path, articles: list[dict], lps: list[np.ndarray], meta: dict) ->
     arrays = {f"lp/{a['id']}": lp.astype(np.float16) for a, lp in zip(articles, lps)}
     arrays["meta"] = np.asarray(repr(sorted(meta.items())))
     np.savez_compressed(path, **arrays)
+
+
+def partial_path(split: str, cache_dir: str | Path = DEFAULT_DIR) -> Path:
+    return Path(cache_dir) / f"{split}.partial.npz"
+
+
+def load_partial(path: Path) -> dict[str, np.ndarray]:
+    if not path.exists():
+        return {}
+    z = np.load(path)
+    return {k[3:]: z[k] for k in z.files if k.startswith("lp/")}
 
 
 def load(split: str, articles: list[dict], cache_dir: str | Path = DEFAULT_DIR) -> list[np.ndarray]:
@@ -86,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=None, help="window step at inference (default: the model's)")
     ap.add_argument("--out", default=str(DEFAULT_DIR), help="cache folder")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--resume", action="store_true",
+                    help="take the articles already done from the partial file an interrupted run left")
     args = ap.parse_args(argv)
     path = corpora.polnear_path(args.split, args.data)
     if not path.exists():
@@ -95,9 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         articles = articles[:args.limit]
     t0 = time.time()
-    lps = word_logprobs(articles, args.model, args.stride)
-    save(cache_path(args.split, args.out), articles, lps,
-         {"model": str(args.model or "shipped"), "stride": args.stride or "model default"})
+    meta = {"model": str(args.model or "shipped"), "stride": args.stride or "model default"}
+    part = partial_path(args.split, args.out)
+    done = load_partial(part) if args.resume else {}
+    if done:
+        print(f"resuming: {len(done)} articles from {part}", flush=True)
+    lps = word_logprobs(articles, args.model, args.stride, done=done,
+                        checkpoint=lambda n, out: save(part, articles[:n], out, meta))
+    save(cache_path(args.split, args.out), articles, lps, meta)
+    part.unlink(missing_ok=True)
     print(f"{len(articles)} articles in {time.time() - t0:.0f}s -> {cache_path(args.split, args.out)}")
     return 0
 
