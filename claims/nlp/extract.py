@@ -23,7 +23,7 @@ from .link import LinkedClaim, Linker, LogisticScorer
 from .model_dir import ModelDir, load_weights, read_config
 from .resolve import AliasTable, resolve_sources
 from .segment import Segmented
-from .tagger import LABELS, TaggedSpan, TaggerNet, decode
+from .tagger import CONTEXTS, LABELS, BoundaryRefiner, DecodeRules, TaggedSpan, TaggerNet, decode
 
 DEFAULT_MODEL_DIR = Path(os.environ.get("CLAIMS_ATTRIBUTION_MODEL")
                          or Path(__file__).resolve().parents[1] / "models" / "attribution")
@@ -47,6 +47,16 @@ class AttributionModel(ModelDir):
     confidence: Optional[LogisticScorer]
     config: dict = field(default_factory=dict)
     path: Optional[Path] = None
+    rules: DecodeRules = field(default_factory=DecodeRules)
+    transitions: Optional[np.ndarray] = None   # ([n_contexts,] n_labels, n_labels) added to Viterbi's scores
+
+    refiner: Optional[BoundaryRefiner] = None
+
+    def decode(self, seg: Segmented, logprobs: np.ndarray) -> list[TaggedSpan]:
+        """Tagged spans under this model's decoding rules and transition scores, content
+        boundaries then moved by the refiner if the model has one."""
+        spans = decode(seg, logprobs, self.rules, self.transitions)
+        return self.refiner.refine(seg, logprobs, spans) if self.refiner is not None else spans
 
     @classmethod
     def load(cls, path: str | Path | None = None, encoder_config: EncoderConfig | None = None) -> "AttributionModel":
@@ -59,7 +69,21 @@ class AttributionModel(ModelDir):
                            path / "tagger.safetensors")
         linker = Linker.from_dict(config["linker"])
         conf = LogisticScorer.from_dict(config["confidence"]) if config.get("confidence") else None
-        return cls(net, linker, conf, config, path)
+        try:
+            rules = DecodeRules.from_config(config.get("decode_rules"))
+        except ValueError as e:
+            raise ModelError(f"{path}: {e}") from None
+        trans = config.get("transitions")
+        if trans is not None:
+            trans = np.asarray(trans, dtype=np.float64)
+            k = len(LABELS)
+            if trans.shape not in ((k, k), (len(CONTEXTS), k, k)):
+                raise ModelError(f"{path}: transitions must be {k}x{k} or {len(CONTEXTS)}x{k}x{k}, got {trans.shape}")
+        try:
+            refiner = BoundaryRefiner.from_dict(config["refine"]) if config.get("refine") else None
+        except (KeyError, ValueError) as e:
+            raise ModelError(f"{path}: {e}") from None
+        return cls(net, linker, conf, config, path, rules, trans, refiner)
 
     def claim_confidence(self, lc: LinkedClaim) -> float:
         if self.confidence is None:
@@ -70,7 +94,7 @@ class AttributionModel(ModelDir):
 def build_claims(seg: Segmented, logprobs: np.ndarray, model: AttributionModel,
                  aliases: Optional[AliasTable] = None, min_confidence: float = 0.0) -> list[Claim]:
     """Claims of one article from its word log-probabilities (n_words, n_labels)."""
-    spans = decode(seg, logprobs)
+    spans = model.decode(seg, logprobs)
     linked = model.linker.link(seg, spans)
     return claims_from_links(seg, linked, model, aliases, min_confidence)
 

@@ -1,6 +1,6 @@
 """The second stance stage: which side a related claim takes (favor / against / neutral).
 
-The first stage (``claims.stance``, late interaction) is cheap and decides whether a claim bears on a
+The first stage (``claims.nlp.stance``, late interaction) is cheap and decides whether a claim bears on a
 dispute at all; it reads the proposition and the claim through a small head only, which is enough
 for topic but not for polarity ("denies the allegations" against "hitting moderate rebels"). This
 stage is a cross-encoder: the proposition and the claim in its context go through the encoder's

@@ -407,18 +407,9 @@ class Resolver(Inventory):
         return None
 
     def _pronoun_kind(self, word: str) -> Optional[str]:
-        lex = self.lex
-        if word in lex["male_pronouns"]:
-            return "m"
-        if word in lex["female_pronouns"]:
-            return "f"
-        if word in lex["thing_pronouns"]:
-            return "it"
-        if word in lex["plural_pronouns"]:
-            return "they"
         if word in ("i", "me", "my"):
             return "i"
-        return None
+        return _first_listed(self.lex, word, _PRONOUN_KINDS)
 
     def _mentions_in(self, first: int, last: int) -> list[Mention]:
         return [m for m in self.mentions if m.first >= first and m.last <= last]
@@ -887,17 +878,19 @@ class Resolver(Inventory):
             return "document"
         if " ".join(words) in lex["media_names"] or head in ("newspaper", "outlet", "network", "magazine"):
             return "media"
-        if head in lex["group_words"]:
-            return "group"
-        if head in lex["person_words"]:
-            return "person"
-        if head in lex["government_words"]:
-            return "government"
-        if head in lex["organization_words"]:
-            return "organization"
-        return "other"
+        return _first_listed(lex, head, _HEAD_TYPES) or "other"
 
 
+
+
+_PRONOUN_KINDS = (("male_pronouns", "m"), ("female_pronouns", "f"), ("thing_pronouns", "it"), ("plural_pronouns", "they"))
+_HEAD_TYPES = (("group_words", "group"), ("person_words", "person"), ("government_words", "government"),
+               ("organization_words", "organization"))
+
+
+def _first_listed(lex: dict, word: str, table: tuple[tuple[str, str], ...]) -> Optional[str]:
+    """The value of the first (lexicon list, value) row of ``table`` whose list holds ``word``."""
+    return next((value for key, value in table if word in lex[key]), None)
 
 
 def resolve_sources(seg: Segmented, sources: list[Optional[Span]],

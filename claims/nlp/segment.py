@@ -147,6 +147,32 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return len(token) == 1 or ("." in token and len(token) <= 5)
 
 
+_MINOR_WORDS = {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "nor", "of", "on",
+                "or", "over", "the", "to", "up", "with", "vs", "via", "after", "amid", "about"}
+
+
+def headline_words(seg: Segmented) -> np.ndarray:
+    """Words on headline or byline lines: a line of at most 20 words whose longer words are
+    nearly all capitalised (title case: "Kerry, Lavrov Talks on Syria End Without Deal"), or a
+    short line that begins with "By" and has no sentence-final punctuation inside."""
+    out = np.zeros(len(seg), dtype=bool)
+    if not len(seg):
+        return out
+    bounds = np.nonzero(np.diff(seg.paragraph))[0] + 1
+    for a, b in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(seg)]])):
+        words = [seg.word(i) for i in range(a, b)]
+        alpha = [w for w in words if w[0].isalpha()]
+        if not alpha or len(alpha) > 20:
+            continue
+        if alpha[0].lower() == "by" and len(alpha) <= 8 and not any(w in ".!?" for w in words[:-1]):
+            out[a:b] = True
+            continue
+        major = [w for w in alpha if w.lower() not in _MINOR_WORDS]
+        if len(major) >= 3 and sum(w[0].isupper() for w in major) >= 0.9 * len(major):
+            out[a:b] = True
+    return out
+
+
 def segment(text: str) -> Segmented:
     """Split text into words with sentence/paragraph ids, casing and quotation features."""
     paragraphs = paragraph_spans(text)
