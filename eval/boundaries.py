@@ -23,21 +23,11 @@ import numpy as np
 import corpora
 from claims.nlp.segment import QUOTE_MARK, Segmented, segment
 
-from . import emissions
+from scoring import emissions
+from scoring.attribution import gold_ranges
 
 ROLES = ("source", "cue", "content")
 RELATIVE = {"who", "which", "that", "whom", "whose", "where", "when"}
-
-
-def gold_ranges(seg: Segmented, attributions: list[dict]) -> dict[str, set[tuple[int, int]]]:
-    out: dict[str, set[tuple[int, int]]] = {r: set() for r in ROLES}
-    for a in attributions:
-        for r in ROLES:
-            for s, e in a.get(r) or []:
-                rng = seg.word_range(s, e)
-                if rng is not None:
-                    out[r].add(rng)
-    return out
 
 
 def _is_punct(w: str) -> bool:

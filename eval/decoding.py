@@ -23,9 +23,9 @@ from claims.nlp.extract import AttributionModel, build_claims
 from claims.nlp.segment import segment
 from claims.nlp.tagger import DecodeRules
 
-from . import emissions
-from .attribution import claim_dicts
-from .metrics import ROLES, score_document, summarize
+from scoring import emissions
+from scoring.attribution import claim_dicts
+from scoring.metrics import ROLES, score_document, summarize
 
 COLUMNS = [f"exact_{r}_f" for r in ROLES] + ["claim_f", "overlap_content_f"]
 

@@ -9,9 +9,9 @@ import time
 
 import corpora
 from claims.doc import Claim, Span
-from claims.nlp.segment import segment
+from claims.nlp.segment import Segmented, segment
 
-from .metrics import DocScores, score_document
+from .metrics import ROLES, DocScores, score_document
 
 
 def gold_claim(text: str, a: dict) -> Claim:
@@ -27,6 +27,18 @@ def gold_claim(text: str, a: dict) -> Claim:
 def gold_claim_objects(article: dict) -> list[Claim]:
     """The article's gold attributions as ``Claim`` objects."""
     return [gold_claim(article["text"], a) for a in article["attributions"]]
+
+
+def gold_ranges(seg: Segmented, attributions: list[dict]) -> dict[str, set[tuple[int, int]]]:
+    """Per role, the word ranges (``Segmented.word_range``) of the gold attributions' spans."""
+    out: dict[str, set[tuple[int, int]]] = {r: set() for r in ROLES}
+    for a in attributions:
+        for r in ROLES:
+            for s, e in a.get(r) or []:
+                rng = seg.word_range(s, e)
+                if rng is not None:
+                    out[r].add(rng)
+    return out
 
 
 def claim_dicts(result) -> list[dict]:

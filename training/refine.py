@@ -72,8 +72,8 @@ def fit_side(exs: list[tuple[np.ndarray, int]], l2: float = 0.01, steps: int = 1
 
 def main(argv: list[str] | None = None) -> int:
     from claims.nlp.extract import DEFAULT_MODEL_DIR, AttributionModel
-    from eval import emissions
-    from eval.boundaries import gold_ranges
+    from scoring import emissions
+    from scoring.attribution import gold_ranges
 
     ap = argparse.ArgumentParser(description="Fit the content boundary refiner over cached train emissions.")
     ap.add_argument("--data", default=None, help="shared data folder (default $CLAIMS_DATA or ../shared/data)")

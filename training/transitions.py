@@ -104,7 +104,7 @@ def fit(lps: list[np.ndarray], labels: list[np.ndarray], piece: int = 128, l2: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval import emissions
+    from scoring import emissions
     from training.attribution import article_spans
 
     ap = argparse.ArgumentParser(description="Fit CRF transition scores over cached tagger emissions.")

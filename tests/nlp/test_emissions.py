@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from eval import emissions
+from scoring import emissions
 
 
 def test_cache_round_trip_partial_resume_and_clear_errors(tmp_path):
