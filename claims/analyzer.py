@@ -12,6 +12,7 @@ encoder batches, and the frozen trunk's states feed both the tagger and the stan
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -23,8 +24,8 @@ from torch.nn import functional as F
 from . import __version__
 from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
-from .encoder import build_trunk, load_tokenizer
-from .extract import AttributionModel, build_claims
+from .encoder import build_trunk, encoder_config, load_tokenizer, resolve_encoder
+from .extract import DEFAULT_MODEL_DIR, AttributionModel, build_claims
 from .resolve import AliasTable
 from .segment import Prepared, collate, gather_words, prepare, windows
 from .tagger import LABELS
@@ -61,6 +62,15 @@ class _Job:
     result: Optional[ArticleResult] = None
 
 
+def _recorded_base_model(model_dir: Path) -> Optional[str]:
+    """The ``base_model`` an attribution model directory's config records (None when unreadable:
+    loading the model then says what is wrong)."""
+    try:
+        return json.loads((model_dir / "config.json").read_text()).get("base_model")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class Analyzer:
     """Text in, ``ArticleResult`` out. Loads the shipped models unless given others."""
 
@@ -69,16 +79,23 @@ class Analyzer:
                  disputes: Optional[list[Dispute]] = None, aliases: Optional[AliasTable] = None,
                  batch_size: int = 16, max_chars: int = MAX_CHARS, stride: Optional[int] = None,
                  min_confidence: float = 0.0):
-        self.tokenizer = load_tokenizer()
-        self.model = model if isinstance(model, AttributionModel) else AttributionModel.load(model)
-        self.trunk = build_trunk(self.model.shared_layers)
+        if isinstance(model, AttributionModel):
+            self.model = model
+            base = resolve_encoder(model.config.get("base_model"))
+        else:
+            base = resolve_encoder(_recorded_base_model(Path(model or DEFAULT_MODEL_DIR)))
+            self.model = AttributionModel.load(model, encoder_config(base))
+        self.encoder_path = base    # the encoder directory the models were trained on
+        self.tokenizer = load_tokenizer(base)
+        self.trunk = build_trunk(self.model.shared_layers, base)
         self.stance = None
         if stance_model is not False:
             from .stance import StanceModel, DEFAULT_STANCE_DIR
             path = Path(stance_model) if stance_model not in (None, True) else DEFAULT_STANCE_DIR
             if stance_model not in (None, True) or (path / "config.json").exists():
                 self.stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
-                if self.stance.shared_layers != self.model.shared_layers:
+                if (self.stance.shared_layers != self.model.shared_layers
+                        or resolve_encoder(self.stance.config.get("base_model")) != base):
                     raise ValueError("the stance and attribution models were trained on different trunks")
         self.disputes = disputes if disputes is not None else disputes_mod.default()
         self.aliases = aliases

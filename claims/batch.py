@@ -82,12 +82,13 @@ class AnalyzerSpec:
     def build(self):
         """A new Analyzer; ``BatchError`` if the model cannot be loaded."""
         from .analyzer import Analyzer
+        from .encoder import EncoderError
         from .extract import ModelError
         try:
             return Analyzer(model=self.model, stance_model=False if self.no_stance else self.stance_model,
                             disputes=list(self.disputes), max_chars=self.max_chars,
                             min_confidence=self.min_confidence)
-        except ModelError as e:
+        except (ModelError, EncoderError) as e:
             raise BatchError(str(e)) from None
 
 

@@ -75,13 +75,14 @@ def load_disputes(path: str | None, quiet: bool = False) -> list:
 
 def make_analyzer(args, disputes):
     from .analyzer import Analyzer
+    from .encoder import EncoderError
     from .extract import ModelError
     # with no disputes to score, the stance model would be loaded for nothing
     no_stance = args.no_stance or not disputes
     try:
         return Analyzer(model=args.model, stance_model=False if no_stance else args.stance_model,
                         disputes=disputes, max_chars=args.max_chars, min_confidence=args.min_confidence)
-    except ModelError as e:
+    except (ModelError, EncoderError) as e:
         raise UserError(str(e)) from None
 
 

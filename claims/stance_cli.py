@@ -48,18 +48,20 @@ def _read(path: str, at: list):
 
 def run_stance(args) -> int:
     from .cli import EXIT_OK, EXIT_SOME_FAILED, UserError
-    from .encoder import build_trunk, load_tokenizer
-    from .extract import AttributionModel, ModelError
+    from .analyzer import _recorded_base_model
+    from .encoder import EncoderError, build_trunk, encoder_config, load_tokenizer, resolve_encoder
+    from .extract import DEFAULT_MODEL_DIR, AttributionModel, ModelError
     from .stance import StanceModel, text_roles
 
     if args.input != "-" and not Path(args.input).exists():
         raise UserError(f"{args.input}: no such file")
     try:
-        attribution = AttributionModel.load(args.model)
-        tok = load_tokenizer()
-        trunk = build_trunk(attribution.shared_layers)
+        base = resolve_encoder(_recorded_base_model(Path(args.model or DEFAULT_MODEL_DIR)))
+        attribution = AttributionModel.load(args.model, encoder_config(base))
+        tok = load_tokenizer(base)
+        trunk = build_trunk(attribution.shared_layers, base)
         model = StanceModel.load(args.stance_model, trunk.cfg, tok, trunk)
-    except ModelError as e:
+    except (ModelError, EncoderError) as e:
         raise UserError(str(e)) from None
     max_len = int(model.config.get("max_text_len", 160))
     failed = written = 0
