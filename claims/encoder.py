@@ -165,8 +165,10 @@ class Trunk(nn.Module):
         self.pad_id = cfg.pad_token_id
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        # ids: (B, L) -> (B, L, H)
-        return self.model(input_ids=ids, attention_mask=(ids != self.pad_id).long()).last_hidden_state
+        # ids: (B, L) -> (B, L, H). The model's own modules, called directly with a (B, 1, 1, L)
+        # padding mask: the model's forward would expand it to (B, 1, L, L) first, which costs time.
+        x = self.model.embeddings(input_ids=ids)
+        return run_layers(self.model.encoder.layer, x, ids, self.pad_id)
 
 
 # Top-layer parameter names of the hand-written encoder used by earlier versions, under which the
@@ -194,12 +196,17 @@ class Top(nn.Module):
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         # x: (B, L, H) trunk states; ids: (B, L)
-        keep = ids != self.pad_id
-        mask = None if bool(keep.all()) else keep[:, None, None, :]  # (B, 1, 1, L), True: attend
-        for layer in self.layers:
-            out = layer(x, mask)
-            x = out[0] if isinstance(out, tuple) else out
-        return x
+        return run_layers(self.layers, x, ids, self.pad_id)
+
+
+def run_layers(layers, x: torch.Tensor, ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """``x`` through `transformers` encoder layers, padding (``ids == pad_id``) hidden from attention."""
+    keep = ids != pad_id
+    mask = None if bool(keep.all()) else keep[:, None, None, :]  # (B, 1, 1, L), True: attend
+    for layer in layers:
+        out = layer(x, mask)
+        x = out[0] if isinstance(out, tuple) else out
+    return x
 
 
 def _rename_old_layer_names(state_dict, prefix, *_):
