@@ -89,7 +89,7 @@ def _zombie(pid: int) -> bool:
 @pytest.fixture
 def cluster():
     tmp = Path(tempfile.mkdtemp(prefix="rayc", dir="/tmp"))      # short: Ray's socket paths must fit
-    [gcs] = _free_ports(1)
+    gcs, dashboard = _free_ports(2)
     base = 30000 + (os.getpid() % 200) * 100
     head_ports, node_ports = _node_ports(base), _node_ports(base + 50)
     # no token authentication (Ray turns it on for a head when ~/.ray holds a token): the same for all
@@ -100,20 +100,31 @@ def cluster():
     try:
         common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1",
                   "--object-store-memory=80000000"]
-        r = subprocess.run([RAY, "start", "--head", f"--port={gcs}",
-                            f"--temp-dir={tmp}", "--include-dashboard=false", *common, *head_ports],
-                           capture_output=True, text=True, env=env, timeout=300)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:] + _logs(tmp)
-        r = subprocess.run([RAY, "start", f"--address={address}", *common, *node_ports],
-                           capture_output=True, text=True, env=env, timeout=300)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:] + _logs(tmp)
+        _start([RAY, "start", "--head", f"--port={gcs}", f"--temp-dir={tmp}", "--include-dashboard=false",
+                f"--dashboard-port={dashboard}",
+                *common, *head_ports], env, tmp, marks)
         second = node_ports[0].split("=")[1]
+        _start([RAY, "start", f"--address={address}", *common, *node_ports], env, tmp,
+               [f"node_manager_port={second}", f"node-manager-port={second}"])
         yield {"address": address, "env": env, "tmp": tmp, "marks": marks,
                "second": [f"node_manager_port={second}", f"node-manager-port={second}"]}
     finally:
         _kill(_cluster_processes(marks))
         shutil.rmtree(tmp, ignore_errors=True)
         assert not [p for p in _cluster_processes(marks) if not _zombie(p)], "Ray processes of the test left running"
+
+
+def _start(cmd: list[str], env: dict, tmp: Path, marks: list[str], tries: int = 3) -> None:
+    """``ray start ...``; on a busy machine a node can miss Ray's fixed 30 s start-up wait, so a
+    failed start is cleaned up (its processes, by ``marks``) and tried again."""
+    out = ""
+    for _ in range(tries):
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        if r.returncode == 0:
+            return
+        out = r.stdout[-2000:] + r.stderr[-2000:] + _logs(tmp)
+        _kill(_cluster_processes(marks))
+    raise AssertionError(f"`{' '.join(cmd[1:3])}` failed {tries} times:\n{out}")
 
 
 def _logs(tmp: Path) -> str:
