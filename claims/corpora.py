@@ -50,10 +50,11 @@ def _rows(path: str, stamp: str) -> Iterator[dict]:
     yield from read_jsonl(path)
 
 
-def dataset(path: str | os.PathLike, streaming: bool = False):
-    """A JSONL (or ``.jsonl.gz``) file as a `datasets` ``Dataset``, cached as Arrow, or with
-    ``streaming`` an ``IterableDataset`` that reads the file as it is iterated. Values keep their
-    JSON types (no date or number inference): rows are those of ``read_jsonl``."""
+def dataset(path: str | os.PathLike, streaming: bool = False, cache_dir: str | os.PathLike | None = None):
+    """A JSONL (or ``.jsonl.gz``) file as a `datasets` ``Dataset``, cached as Arrow (in
+    ``cache_dir``, default the `datasets` cache), or with ``streaming`` an ``IterableDataset`` that
+    reads the file as it is iterated. Values keep their JSON types (no date or number inference):
+    rows are those of ``read_jsonl``."""
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")   # a local file; never a hub
     import datasets
     from datasets.utils import logging as ds_logging
@@ -68,7 +69,8 @@ def dataset(path: str | os.PathLike, streaming: bool = False):
     bars = ds_logging.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
-        return datasets.Dataset.from_generator(_rows, gen_kwargs=kwargs)
+        return datasets.Dataset.from_generator(_rows, gen_kwargs=kwargs,
+                                               cache_dir=str(cache_dir) if cache_dir else None)
     finally:
         if bars:
             datasets.enable_progress_bars()
