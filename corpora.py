@@ -3,12 +3,19 @@
 The formats are those of the shared data folder (its READMEs): PolNeAR articles as JSONL with
 character-offset attributions, and stance pairs as ``{"id", "target", "text", "label"}`` JSONL.
 The review console exports corrections in the same formats, so training reads both alike.
+
+The corpora are read through `datasets` (``dataset``): the first read of a file converts it to an
+Arrow table in the `datasets` cache (``$HF_DATASETS_CACHE``), later reads map that table from disk,
+and ``streaming=True`` reads a file as it goes instead. A file's cache entry is keyed by its path,
+size and modification time, so an edited file is read again. ``polnear``/``stance`` return the
+rows as plain dicts, exactly as the file holds them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 from claims.jsonl import JsonlError, read_jsonl  # noqa: F401  (corpora.read_jsonl: gzip by suffix, file:line errors)
 
@@ -29,9 +36,40 @@ def polnear_path(split: str, root: str | os.PathLike | None = None) -> Path:
     return data_dir(root) / "attribution" / "polnear" / f"{split}.jsonl"
 
 
+def _rows(path: str, stamp: str) -> Iterator[dict]:
+    # ``stamp`` (size and modification time) is only there to key the cache entry
+    yield from read_jsonl(path)
+
+
+def dataset(path: str | os.PathLike, streaming: bool = False, cache_dir: str | os.PathLike | None = None):
+    """A JSONL (or ``.jsonl.gz``) file as a `datasets` ``Dataset``, cached as Arrow (in
+    ``cache_dir``, default the `datasets` cache), or with ``streaming`` an ``IterableDataset`` that
+    reads the file as it is iterated. Values keep their JSON types (no date or number inference):
+    rows are those of ``read_jsonl``."""
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")   # a local file; never a hub
+    import datasets
+    from datasets.utils import logging as ds_logging
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    st = path.stat()
+    kwargs = {"path": str(path.resolve()), "stamp": f"{st.st_size}-{st.st_mtime_ns}"}  # strings: lists would shard
+    if streaming:
+        return datasets.IterableDataset.from_generator(_rows, gen_kwargs=kwargs)
+    bars = ds_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        return datasets.Dataset.from_generator(_rows, gen_kwargs=kwargs,
+                                               cache_dir=str(cache_dir) if cache_dir else None)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+
+
 def polnear(split: str, root: str | os.PathLike | None = None) -> list[dict]:
     """PolNeAR articles of a split (``train``, ``dev``, ``agreement``)."""
-    return list(read_jsonl(polnear_path(split, root)))
+    return dataset(polnear_path(split, root)).to_list()
 
 
 def gold_claims(attributions: list[dict]) -> list[dict]:
@@ -48,5 +86,15 @@ def stance_path(dataset: str, split: str, root: str | os.PathLike | None = None)
     return folder / f"{split}.jsonl"
 
 
-def stance(dataset: str, split: str, root: str | os.PathLike | None = None) -> list[dict]:
-    return list(read_jsonl(stance_path(dataset, split, root)))
+def stance(name: str, split: str, root: str | os.PathLike | None = None) -> list[dict]:
+    """Stance pairs of one data set's split (``STANCE_DATASETS``)."""
+    return dataset(stance_path(name, split, root)).to_list()
+
+
+def disputes_path(split: str, root: str | os.PathLike | None = None) -> Path:
+    return data_dir(root) / "disputes" / f"{split}.jsonl"
+
+
+def disputes(split: str, root: str | os.PathLike | None = None) -> list[dict]:
+    """Articles of the dispute-annotated split (attributions with speakers and stances)."""
+    return dataset(disputes_path(split, root)).to_list()

@@ -12,6 +12,7 @@ encoder batches, and the frozen trunk's states feed both the tagger and the stan
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -23,8 +24,8 @@ from . import __version__
 from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
 from .errors import MAX_CHARS, InputError, ModelError
-from .nlp.encoder import build_trunk, load_tokenizer
-from .nlp.extract import AttributionModel, build_claims
+from .nlp.encoder import build_trunk, encoder_config, load_tokenizer, resolve_encoder
+from .nlp.extract import DEFAULT_MODEL_DIR, AttributionModel, build_claims
 from .nlp.resolve import AliasTable
 from .nlp.segment import Prepared, collate, prepare, windows
 from .nlp.forward import window_shape, word_logprobs
@@ -52,6 +53,15 @@ class _Job:
     result: Optional[ArticleResult] = None
 
 
+def _recorded_base_model(model_dir: Path) -> Optional[str]:
+    """The ``base_model`` an attribution model directory's config records (None when unreadable:
+    loading the model then says what is wrong)."""
+    try:
+        return json.loads((model_dir / "config.json").read_text()).get("base_model")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class Analyzer:
     """Text in, ``ArticleResult`` out. Loads the shipped models unless given others."""
 
@@ -60,9 +70,15 @@ class Analyzer:
                  disputes: Optional[list[Dispute]] = None, aliases: Optional[AliasTable] = None,
                  batch_size: int = 16, max_chars: int = MAX_CHARS, stride: Optional[int] = None,
                  min_confidence: float = 0.0):
-        self.tokenizer = load_tokenizer()
-        self.model = model if isinstance(model, AttributionModel) else AttributionModel.load(model)
-        self.trunk = build_trunk(self.model.shared_layers)
+        if isinstance(model, AttributionModel):
+            self.model = model
+            base = resolve_encoder(model.config.get("base_model"))
+        else:
+            base = resolve_encoder(_recorded_base_model(Path(model or DEFAULT_MODEL_DIR)))
+            self.model = AttributionModel.load(model, encoder_config(base))
+        self.encoder_path = base    # the encoder directory the models were trained on
+        self.tokenizer = load_tokenizer(base)
+        self.trunk = build_trunk(self.model.shared_layers, base)
         self.stance = None
         if stance_model is not False:
             from .nlp.stance import DEFAULT_STANCE_DIR
@@ -128,7 +144,8 @@ class Analyzer:
         """Load the stance model in ``path`` (``ModelError`` if it is not there) on this analyzer's trunk."""
         from .nlp.stance import StanceModel
         stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
-        if stance.shared_layers != self.model.shared_layers:
+        if (stance.shared_layers != self.model.shared_layers
+                or resolve_encoder(stance.config.get("base_model")) != self.encoder_path):
             raise ValueError("the stance and attribution models were trained on different trunks")
         self.stance = stance
 

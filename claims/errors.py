@@ -5,7 +5,8 @@ code, the batch job into an error record, the Python API lets it through:
 
 * ``InputError``: an article's text cannot be analysed (not text, empty, too long, binary); its
   ``kind`` is the error type of a batch error record.
-* ``ModelError``: a model directory is missing or unreadable.
+* ``ModelError``: a model directory is missing or unreadable; ``EncoderError``, one of them, an
+  encoder directory that cannot serve as the trunk and tops.
 * ``BatchError``: a batch job cannot start (unreadable input, bad output path, another job's output).
 * ``UserError``: anything else a user can fix on the command line; one line, exit code 2.
 """
@@ -28,6 +29,10 @@ class InputError(ValueError):
 
 class ModelError(RuntimeError):
     """A model directory that is missing or unreadable."""
+
+
+class EncoderError(ModelError, ValueError):
+    """An encoder directory that cannot serve as the trunk and tops."""
 
 
 class BatchError(Exception):

@@ -3,6 +3,7 @@
     python -m eval.bench                      # extraction only, then with the seed disputes
     python -m eval.bench --limit 20 --threads 1
     python -m eval.bench --disputes 20        # stance cost with 20 generated disputes
+    python -m eval.bench --disputes 0 --limit 20   # extraction, and the encoder against the hand-written one
     python -m eval.bench --batch              # batch jobs: 1 and 2 workers, Ray; scaling efficiency
     python -m eval.bench --batch --memory-lines 1000,100000   # and peak memory against input length
 
@@ -10,6 +11,9 @@ Reports articles/s, tokens/s (subword tokens of the article text), peak RSS, and
 analyzer's time to a bare forward pass of the encoder (all six layers, no heads) reading the same
 text once (windows of the same length, no overlap), all measured in one run. Stance cost is reported per article for the
 given number of disputes, as added time and as a multiple of one bare encoder pass.
+
+The same run times the `transformers` encoder against the hand-written BERT of earlier versions
+(``eval/encoder_reference.py``), same weights and batches, alternating (``--compare-encoders``).
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
         return _bare_forward_seconds(analyzer, texts, batch_size)
 
 
-def _bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
+def _bare_batches(analyzer, texts: list[str], batch_size: int) -> list:
+    """The id batches of a bare pass: windows of the analyzer's length, no overlap."""
     import torch
     from claims.nlp.segment import collate, prepare, windows
     tok = analyzer.tokenizer
@@ -71,12 +76,46 @@ def _bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     wins = [w for k, p in enumerate(prepared) for w in windows(p.sub, k, cls_id, sep_id, analyzer.max_len,
                                                                   analyzer.max_len - 2)]
+    return [torch.from_numpy(collate(wins[b:b + batch_size], prepared)["ids"]) for b in range(0, len(wins), batch_size)]
+
+
+def _time_pass(trunk, top, batches) -> float:
     t0 = time.perf_counter()
-    for b in range(0, len(wins), batch_size):
-        batch = wins[b:b + batch_size]
-        ids = torch.from_numpy(collate(batch, prepared)["ids"])
-        analyzer.model.net.top(analyzer.trunk(ids), ids)
+    for ids in batches:
+        top(trunk(ids), ids)
     return time.perf_counter() - t0
+
+
+def _bare_forward_seconds(analyzer, texts: list[str], batch_size: int) -> float:
+    return _time_pass(analyzer.trunk, analyzer.model.net.top, _bare_batches(analyzer, texts, batch_size))
+
+
+def encoder_comparison(analyzer, texts: list[str], batch_size: int, rounds: int = 3) -> dict:
+    """The `transformers` encoder (trunk + the tagger's top) against the hand-written BERT that
+    earlier versions used, with the same weights, on the same batches, in this process: rounds
+    alternate between the two and each keeps its fastest, so a busy machine weighs on both alike.
+    Also the largest difference between their outputs (non-padding positions)."""
+    import torch
+    from safetensors.torch import load_file
+    from eval import encoder_reference as R
+
+    batches = _bare_batches(analyzer, texts, batch_size)
+    ref_trunk = R.build_trunk(analyzer.model.shared_layers)
+    state = {k.removeprefix("top."): v.float()
+             for k, v in load_file(str(analyzer.model.path / "tagger.safetensors")).items() if k.startswith("top.")}
+    ref_top = R.Top(ref_trunk.cfg, len(analyzer.model.net.top.layers))
+    ref_top.load_state_dict(state)
+    ref_top.eval()
+    new_s, old_s = [], []
+    with torch.inference_mode():
+        diff = max(float((analyzer.model.net.top(analyzer.trunk(ids), ids) - ref_top(ref_trunk(ids), ids))
+                         [ids != 0].abs().max()) for ids in batches[:4])
+        for _ in range(rounds):
+            new_s.append(_time_pass(analyzer.trunk, analyzer.model.net.top, batches))
+            old_s.append(_time_pass(ref_trunk, ref_top, batches))
+    return {"encoder_transformers_s": min(new_s), "encoder_hand_written_s": min(old_s),
+            "encoder_transformers_over_hand_written": min(new_s) / min(old_s),
+            "encoder_max_abs_diff": diff, "encoder_rounds": rounds}
 
 
 def run(args) -> dict:
@@ -103,7 +142,9 @@ def run(args) -> dict:
         "extract_articles_per_s": len(texts) / extract, "extract_tokens_per_s": n_tokens / extract,
         "bare_tokens_per_s": n_tokens / bare, "ratio_extract_to_bare": extract / bare,
     }
-    if analyzer.stance is not None:
+    if args.compare_encoders:
+        out.update(encoder_comparison(analyzer, texts, analyzer.batch_size, args.compare_encoders))
+    if analyzer.stance is not None and args.disputes:
         for n in sorted({3, args.disputes}):
             ds = seed_disputes() if n == 3 else synthetic_disputes(n)
             analyzer.stance._prop_cache.clear()
@@ -246,8 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N articles")
     ap.add_argument("--batch-size", type=int, default=8, help="articles per analyze_many batch")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
-    ap.add_argument("--disputes", type=int, default=20, help="also time stance with this many disputes")
+    ap.add_argument("--disputes", type=int, default=20, help="also time stance with this many disputes (0: skip stance)")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--compare-encoders", type=int, default=3, metavar="ROUNDS",
+                    help="time the transformers encoder against the hand-written one it replaced, "
+                         "alternating for ROUNDS rounds (0: skip)")
     ap.add_argument("--batch", action="store_true", help="benchmark batch jobs (1 and 2 workers, Ray) instead")
     ap.add_argument("--repeat", type=int, default=1, help="with --batch: copies of the texts in the input")
     ap.add_argument("--no-ray", action="store_true", help="with --batch: skip the Ray engine")

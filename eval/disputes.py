@@ -40,7 +40,7 @@ def load(split: str, data: str | None = None) -> list[dict]:
     path = corpora.data_dir(data) / "disputes" / f"{split}.jsonl"
     if not path.exists():
         sys.exit(f"error: {path} not found (set --data or $CLAIMS_DATA to the shared data folder)")
-    return list(corpora.read_jsonl(path))
+    return corpora.dataset(path).to_list()
 
 
 def disputes_of(article: dict) -> list[Dispute]:

@@ -191,7 +191,7 @@ class SpeakerSet:
 
 def disputes_set(split: str, root=None) -> SpeakerSet:
     path = corpora.data_dir(root) / "disputes" / f"{split}.jsonl"
-    articles = list(corpora.read_jsonl(path))
+    articles = corpora.dataset(path).to_list()
     s = SpeakerSet(f"disputes {split}", articles)
     for a in articles:
         for x in a["attributions"]:

@@ -140,5 +140,20 @@ def test_docs_api_examples_run(n, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("CLAIMS_DISPUTES", raising=False)
     code = _blocks(ROOT / "docs" / "api.md", "python")[n]
+    if "import spacy" in code:
+        pytest.importorskip("spacy", reason="spaCy is not installed (pip install 'claims[spacy]')")
     exec(compile(code, f"docs/api.md example {n + 1}", "exec"), {"__name__": "__docs__"})
+    assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(len(_blocks(ROOT / "README.md", "python"))))
+def test_docs_readme_python_examples_run(n, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("CLAIMS_DISPUTES", raising=False)
+    code = _blocks(ROOT / "README.md", "python")[n]
+    if "import spacy" in code:
+        pytest.importorskip("spacy", reason="spaCy is not installed (pip install 'claims[spacy]')")
+        import claims.spacy_component  # noqa: F401  the entry point of an installed package does this
+    exec(compile(code, f"README.md python example {n + 1}", "exec"), {"__name__": "__docs__"})
     assert capsys.readouterr().out.strip()

@@ -96,7 +96,7 @@ LAYERS = [
     ("claims.doc", "claims.disputes", "claims.progress"),
     ("claims.nlp",),
     ("claims.analyzer",),
-    ("claims.batch",),
+    ("claims.batch", "claims.spacy_component"),
     ("claims.console",),
     ("claims.cli", "claims.__main__"),
 ]

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 import corpora
 from training.common import config_from_args, config_parser, install_model, optimizer, seed_everything
-from claims.nlp.encoder import BASE_MODEL_NAME, base_model_path, build_top, build_trunk, load_tokenizer, n_params
+from claims.nlp.encoder import encoder_config, encoder_name, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.forward import word_logprobs
 from claims.nlp.segment import Window, collate, prepare, windows
 from claims.nlp.tagger import LABELS, TaggerNet, decode, word_labels
@@ -102,7 +102,7 @@ def save_tagger(net: TaggerNet, cfg: Config, out: Path, metrics: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().half().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(out / "tagger.safetensors"))
-    conf = {"labels": list(LABELS), "base_model": BASE_MODEL_NAME, "shared_layers": cfg.shared_layers,
+    conf = {"labels": list(LABELS), "base_model": encoder_name(), "shared_layers": cfg.shared_layers,
             "max_len": cfg.max_len, "stride": cfg.eval_stride, "training": asdict(cfg),
             "dev_tagger": metrics}
     (out / "tagger.json").write_text(json.dumps(conf, indent=2) + "\n")
@@ -203,7 +203,7 @@ def finish(cfg: Config, install: bool = False) -> Path:
     dev = corpora.polnear("dev", cfg.data or None)
     if cfg.limit:
         dev = dev[:max(4, cfg.limit // 10)]
-    model = AttributionModel.load(out)
+    model = AttributionModel.load(out, encoder_config())
     from claims.nlp.tagger import decode
     from claims.nlp.segment import prepare
     tok = load_tokenizer()

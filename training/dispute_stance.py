@@ -41,7 +41,7 @@ from torch.nn import functional as F
 
 import corpora
 from claims.doc import STANCE_LABELS
-from claims.nlp.encoder import BASE_MODEL_NAME, build_trunk, load_tokenizer
+from claims.nlp.encoder import encoder_name, build_trunk, load_tokenizer
 from claims.nlp.segment import collate, prepare, windows
 from claims.nlp.stance import ROLE_CONTENT, StanceModel, StanceNet, claim_subwords, decide
 from training.calibration import fit_temperature
@@ -96,7 +96,7 @@ def load_articles(split: str, cfg: Config, tok, trunk, share: float = 1.0) -> li
     path = corpora.data_dir(cfg.data or None) / "disputes" / f"{split}.jsonl"
     if not path.exists():
         sys.exit(f"error: {path} not found (set --data or $CLAIMS_DATA to the shared data folder)")
-    rows = list(corpora.read_jsonl(path))
+    rows = corpora.dataset(path).to_list()
     if share < 1.0:
         rows = random.Random(cfg.seed).sample(rows, max(1, round(share * len(rows))))
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
@@ -355,7 +355,7 @@ def save(model: StanceModel, cfg: Config, out: Path, dev_arts: list[Article], ep
     s, s_alt = summary(final), summary(final, accept_alt=True)
     save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
               str(out / "stance.safetensors"))
-    config = {**model.config, "labels": list(STANCE_LABELS), "base_model": BASE_MODEL_NAME,
+    config = {**model.config, "labels": list(STANCE_LABELS), "base_model": encoder_name(),
               "version": dt.date.today().isoformat(), "temperature": temp, "side_threshold": threshold,
               "ece_dev": ece(probs, gold), "epoch": epoch, "training": asdict(cfg),
               "train_articles": n_train, "train_pairs": n_pairs,

@@ -29,7 +29,7 @@ import torch
 from torch.nn import functional as F
 
 import corpora
-from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer
+from claims.nlp.encoder import encoder_name, build_top, build_trunk, load_tokenizer
 from claims.nlp.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
 from claims.nlp.segment import segment
 from training.common import (changed_flags, config_from_args, config_parser, load_checkpoint, optimizer,
@@ -67,7 +67,7 @@ def load_pairs(split: str, cfg: Config, share: float = 1.0) -> list[dict]:
     path = corpora.data_dir(cfg.data or None) / "disputes" / f"{split}.jsonl"
     if not path.exists():
         sys.exit(f"error: {path} not found (set --data or $CLAIMS_DATA to the shared data folder)")
-    rows = list(corpora.read_jsonl(path))
+    rows = corpora.dataset(path).to_list()
     if share < 1.0:
         rows = random.Random(cfg.seed).sample(rows, max(1, round(share * len(rows))))
     out = []
@@ -241,7 +241,7 @@ def save_weights(model: PolarityModel, cfg: Config, out: Path, epoch: int, m: di
     from safetensors.torch import save_file
     save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
               str(out / "polarity.safetensors"))
-    config = {"labels": list(POLARITY_LABELS), "base_model": BASE_MODEL_NAME, "shared_layers": cfg.shared_layers,
+    config = {"labels": list(POLARITY_LABELS), "base_model": encoder_name(), "shared_layers": cfg.shared_layers,
               "version": dt.date.today().isoformat(), "epoch": epoch, "train_pairs": n_train,
               "dev_polarity": m, "history": history, "training": asdict(cfg)}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -267,7 +267,7 @@ def fit_decision(cfg: Config, out: Path) -> None:
     first = StanceModel.load(first_dir, trunk.cfg, tok, trunk)
     dcfg = ds.Config(data=cfg.data, context_tokens=first.context_tokens)
     arts = ds.load_articles("dev", dcfg, tok, trunk)
-    rows = list(corpora.read_jsonl(corpora.data_dir(cfg.data or None) / "disputes" / "dev.jsonl"))
+    rows = corpora.disputes("dev", cfg.data or None)
     by_id = {r["id"]: r for r in rows}
     logits1 = ds.predict(first, arts)
     # stage two on every gold attribution x dispute of dev (texts as at run time)

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 import corpora
 from training.common import changed_flags, config_from_args, config_parser, install_model, optimizer, seed_everything
 from claims.doc import STANCE_LABELS
-from claims.nlp.encoder import BASE_MODEL_NAME, build_top, build_trunk, load_tokenizer, n_params
+from claims.nlp.encoder import encoder_name, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.stance import StanceModel, StanceNet, encode_texts, text_roles
 from scoring.stance_metrics import expected_calibration_error
 from training.calibration import fit_temperature
@@ -74,7 +74,7 @@ def load_split(split: str, cfg: Config, sets) -> dict[str, list[dict]]:
         path = corpora.stance_path(name, split, cfg.data or None)
         if not path.exists():
             continue
-        rows = list(corpora.read_jsonl(path))
+        rows = corpora.dataset(path).to_list()
         if split == "train":
             unrel = [r for r in rows if r["label"] == "unrelated"]
             rest = [r for r in rows if r["label"] != "unrelated"]
@@ -276,7 +276,7 @@ def save(model: StanceModel, cfg: Config, out: Path, metrics: dict, logits: dict
     ece_before, ece_after = expected_calibration_error(probs(1.0), all_y), expected_calibration_error(probs(temp), all_y)
     save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
               str(out / "stance.safetensors"))
-    config = {**(extra or {}), "labels": list(STANCE_LABELS), "base_model": BASE_MODEL_NAME,
+    config = {**(extra or {}), "labels": list(STANCE_LABELS), "base_model": encoder_name(),
               "shared_layers": cfg.shared_layers,
               "head_layers": cfg.head_layers, "max_text_len": cfg.max_text_len, "version": dt.date.today().isoformat(),
               "temperature": temp, "ece_dev_before": ece_before, "ece_dev_after": ece_after, "epoch": epoch,

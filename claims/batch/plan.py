@@ -72,7 +72,7 @@ class AnalyzerSpec:
             return Analyzer(model=self.model, stance_model=False if self.no_stance else self.stance_model,
                             disputes=list(self.disputes), max_chars=self.max_chars,
                             min_confidence=self.min_confidence)
-        except ModelError as e:
+        except ModelError as e:   # EncoderError included
             raise BatchError(str(e)) from None
 
 

@@ -78,7 +78,7 @@ def make_analyzer(args, disputes):
     try:
         return Analyzer(model=args.model, stance_model=False if no_stance else args.stance_model,
                         disputes=disputes, max_chars=args.max_chars, min_confidence=args.min_confidence)
-    except ModelError as e:
+    except ModelError as e:   # EncoderError included
         raise UserError(str(e)) from None
 
 

