@@ -30,7 +30,8 @@ from training.common import config_from_args, config_parser, install_model, opti
 from claims.nlp.encoder import encoder_config, encoder_name, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.forward import word_logprobs
 from claims.nlp.segment import Window, collate, prepare, windows
-from claims.nlp.tagger import LABELS, TaggerNet, decode, word_labels
+from claims.nlp.tagger import LABELS, TaggerNet, decode
+from training.fit import word_labels
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Fitting the attribution model's small scorers (training only): the linker's two logistic
-scorers from gold attributions, and any ``LogisticScorer`` (the claim confidence too)."""
+scorers from gold attributions, and any ``LogisticScorer`` (the claim confidence too); and the
+tagger's gold labels per word."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from claims.nlp.link import (CONTENT_FEATURES, SOURCE_FEATURES, Linker, LogisticScorer, check_width, content_pairs,
                              source_pairs)
 from claims.nlp.segment import Segmented
-from claims.nlp.tagger import TaggedSpan
+from claims.nlp.tagger import LABEL_INDEX, TaggedSpan
 
 
 def fit_logistic(features: tuple[str, ...], X: np.ndarray, y: np.ndarray, C: float = 1.0) -> LogisticScorer:
@@ -81,3 +82,19 @@ def fit_linker(docs: list[tuple[Segmented, list[dict]]], C: float = 1.0) -> Link
     content = fit_logistic(CONTENT_FEATURES, np.asarray(Xc), np.asarray(yc), C)
     source = fit_logistic(SOURCE_FEATURES, np.asarray(Xs), np.asarray(ys), C)
     return Linker(content, source)
+
+
+def word_labels(seg: Segmented, spans: list[tuple[str, int, int]]) -> np.ndarray:
+    """BIO label ids per word for gold (role, char_start, char_end) spans; later spans do not
+    overwrite earlier ones (annotations are univocal, overlaps are noise)."""
+    out = np.zeros(len(seg), dtype=np.int64)
+    for role, s, e in sorted(spans, key=lambda x: (x[1], x[2])):
+        rng = seg.word_range(s, e)
+        if rng is None:
+            continue
+        a, b = rng
+        if out[a:b + 1].any():
+            continue
+        out[a] = LABEL_INDEX[f"B-{role}"]
+        out[a + 1:b + 1] = LABEL_INDEX[f"I-{role}"]
+    return out

@@ -26,7 +26,8 @@ import torch
 
 import corpora
 from claims.nlp.segment import segment
-from claims.nlp.tagger import _ALLOWED, _START_OK, CONTEXTS, LABELS, transition_context, word_labels
+from claims.nlp.tagger import _ALLOWED, _START_OK, CONTEXTS, LABELS, transition_context
+from training.fit import word_labels
 
 NEG = -1e4
 

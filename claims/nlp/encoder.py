@@ -306,12 +306,5 @@ def load_tokenizer(path: Path | None = None):
     return backend
 
 
-def init_linear(m: nn.Module, std: float = 0.02) -> None:
-    for mod in m.modules():
-        if isinstance(mod, nn.Linear):
-            nn.init.normal_(mod.weight, std=std)
-            nn.init.zeros_(mod.bias)
-
-
 def n_params(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())

@@ -8,9 +8,7 @@ or ``I-x``), so every predicted span is well formed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -258,26 +256,6 @@ def decode(seg: Segmented, logprobs: np.ndarray, rules: DecodeRules | None = Non
         spans.append(TaggedSpan(role, i, j, s, e, float(probs[i:j + 1].mean())))
         i = j + 1
     return spans
-
-
-def word_labels(seg: Segmented, spans: list[tuple[str, int, int]]) -> np.ndarray:
-    """BIO label ids per word for gold (role, char_start, char_end) spans; later spans do not
-    overwrite earlier ones (annotations are univocal, overlaps are noise)."""
-    out = np.zeros(len(seg), dtype=np.int64)
-    for role, s, e in sorted(spans, key=lambda x: (x[1], x[2])):
-        rng = seg.word_range(s, e)
-        if rng is None:
-            continue
-        a, b = rng
-        if out[a:b + 1].any():
-            continue
-        out[a] = LABEL_INDEX[f"B-{role}"]
-        out[a + 1:b + 1] = LABEL_INDEX[f"I-{role}"]
-    return out
-
-
-def save_config(path: Path, config: dict) -> None:
-    (path / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 # -- boundary refinement --------------------------------------------------------------------------

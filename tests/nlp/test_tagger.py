@@ -1,7 +1,8 @@
 import numpy as np
 
 from claims.nlp.segment import segment
-from claims.nlp.tagger import LABEL_INDEX, LABELS, decode, viterbi, word_labels
+from claims.nlp.tagger import LABEL_INDEX, LABELS, decode, viterbi
+from training.fit import word_labels
 
 
 def _lp(rows):

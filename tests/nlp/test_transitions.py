@@ -56,7 +56,8 @@ def test_context_transitions_learn_that_content_stops_at_a_sentence_start():
     """Gold content runs to the end of its sentence and never into the next one; the emissions
     cannot tell (I-content everywhere after the cue), the sentence-start scores can."""
     from claims.nlp.segment import segment
-    from claims.nlp.tagger import CONTEXTS, decode, transition_context, word_labels
+    from claims.nlp.tagger import CONTEXTS, decode, transition_context
+    from training.fit import word_labels
 
     text = "Kerry said the talks went well. The rest followed later."
     seg = segment(text)
