@@ -7,7 +7,8 @@ code, the batch job into an error record, the Python API lets it through:
   ``kind`` is the error type of a batch error record.
 * ``ModelError``: a model directory is missing or unreadable; ``EncoderError``, one of them, an
   encoder directory that cannot serve as the trunk and tops.
-* ``BatchError``: a batch job cannot start (unreadable input, bad output path, another job's output).
+* ``BatchError``: a batch job cannot start (unreadable input, bad output path, another job's output);
+  ``EngineLost``, one of them, a Ray job whose cluster lost a node (the job resumes by itself).
 * ``UserError``: anything else a user can fix on the command line; one line, exit code 2.
 """
 
@@ -37,6 +38,11 @@ class EncoderError(ModelError, ValueError):
 
 class BatchError(Exception):
     """The job cannot start (unreadable input, bad output path, unknown format)."""
+
+
+class EngineLost(BatchError):
+    """The engine lost part of its cluster mid-job (a node, and the results it held): what was
+    written is kept, and the job can resume from it."""
 
 
 class UserError(Exception):

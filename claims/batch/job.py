@@ -19,12 +19,13 @@ record of the output is an error.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
 
 from ..doc import Dispute
-from ..errors import BatchError
+from ..errors import BatchError, EngineLost
 from ..progress import Progress
 from .engines.local import score_here
 from .engines.processes import score_in_processes
@@ -36,6 +37,7 @@ from .sinks import open_sink, read_job, write_job
 # ------------------------------------------------------------------------------ the job's identity
 
 INPUT_HEAD_BYTES = 1 << 16
+RESUMES_AFTER_LOSS = 3   # a Ray job whose cluster lost a node resumes from its output this often
 # option -> how a user names it, for the message that refuses to resume a different job
 OPTION_NAMES = {"format": "--format", "id_field": "--id-field", "text_field": "--text-field",
                 "max_chars": "--max-chars", "include_text": "--include-text", "model": "--model",
@@ -78,10 +80,36 @@ def run_batch(job: BatchJob, disputes: list[Dispute], spec=None) -> Summary:
     if job.engine == "ray" and job.input == "-":
         raise BatchError("--engine ray reads the input from a file; save stdin to a file first")
     spec = spec if spec is not None else AnalyzerSpec.from_job(job, disputes)
-    sink = _open_output(job, source, spec)
-    summary = Summary(engine=job.engine, failed_before=sink.done.failed)
     if job.note and not job.quiet:
         print(job.note, file=sys.stderr)
+    # a cluster job that lost a node resumes from its own output, as a rerun would (not on stdout)
+    resumes = RESUMES_AFTER_LOSS if job.engine == "ray" and job.output != "-" else 0
+    done_before = None
+    while True:
+        summary = Summary(engine=job.engine)
+        try:
+            _attempt(job, source, spec, opts, summary)
+        except EngineLost as e:
+            if resumes == 0:
+                raise
+            resumes -= 1
+            if not job.quiet:
+                print(f"{e}; resuming from the {summary.written} records written", file=sys.stderr)
+            done_before = summary if done_before is None else _joined(done_before, summary)
+            job = dataclasses.replace(job, overwrite=False)     # what is written stays
+            continue
+        break
+    if done_before is not None:
+        summary = _joined(done_before, summary)
+    if not job.quiet:
+        print(summary.line(), file=sys.stderr)
+    return summary
+
+
+def _attempt(job: BatchJob, source: Source, spec, opts, summary: Summary) -> None:
+    """One pass over the input into the output, counting into ``summary`` as it goes."""
+    sink = _open_output(job, source, spec)
+    summary.failed_before = sink.done.failed
     t0 = time.monotonic()
     progress = None
     finished = False
@@ -111,9 +139,22 @@ def run_batch(job: BatchJob, disputes: list[Dispute], spec=None) -> Summary:
         summary.parent_cpu_s = time.process_time()
         if progress is not None:
             progress.close(finished)
-    if not job.quiet:
-        print(summary.line(), file=sys.stderr)
-    return summary
+
+
+def _joined(first: Summary, then: Summary) -> Summary:
+    """One summary for a pass that was cut short and the pass that resumed it: what the second
+    pass skipped because the first had written it counts as written, not as already done."""
+    out = dataclasses.replace(then)
+    out.written = first.written + then.written
+    out.failed = first.failed + then.failed
+    out.skipped = max(0, then.skipped - first.written)
+    out.failed_before = first.failed_before
+    out.elapsed = first.elapsed + then.elapsed
+    out.first_write = first.first_write if first.first_write is not None else then.first_write
+    out.worker_rss_mb = {**first.worker_rss_mb, **then.worker_rss_mb}
+    out.worker_cpu_s = {**first.worker_cpu_s, **then.worker_cpu_s}
+    out.parent_rss_mb = max(first.parent_rss_mb, then.parent_rss_mb)
+    return out
 
 
 def _open_output(job: BatchJob, source: Source, spec):

@@ -645,3 +645,42 @@ def test_progress_names_its_command_and_unit():
     p = Progress(total=100, stream=stream, log_every=0, label="claims stance", unit="pairs")
     p.update(SimpleNamespace(written=5, failed=1), 50, 10.0)
     assert stream.getvalue().startswith("claims stance: 50.0% of the input, 5 written (1 failed), 0.50 pairs/s")
+
+
+def test_a_job_that_lost_part_of_its_cluster_resumes_from_its_output(tmp_path, monkeypatch):
+    """EngineLost (a Ray node gone mid-job) is not the end of the job: it resumes from what it
+    wrote, as a rerun would, and the summary counts every record once."""
+    from claims.batch import job as job_mod
+    from claims.errors import EngineLost
+
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"x{i}", "text": f"Speaker {i} said so."}) + "\n" for i in range(9)))
+    local = job_mod._engine_outputs
+    calls = []
+
+    def flaky(engine, source, done, spec, opts, summary):
+        calls.append(done.records)
+        outputs = local("local", source, done, spec, opts, summary)
+        if len(calls) > 2:
+            yield from outputs
+            return
+        for n, item in enumerate(outputs):
+            if n == 3 + len(calls):
+                raise EngineLost("the Ray job failed (ActorUnavailableError: node gone)")
+            yield item
+
+    monkeypatch.setattr(job_mod, "_engine_outputs", flaky)
+    s = run_batch(_job(inp, out, engine="ray", overwrite=True), [], spec=StandIn())
+    ids = [r["id"] for r in _lines(out)]
+    assert sorted(ids) == sorted(f"x{i}" for i in range(9)) and len(ids) == 9
+    assert calls == [0, 4, 5]          # each pass resumed from what the ones before wrote (overwrite only once)
+    assert (s.total, s.written, s.skipped) == (9, 9, 0)
+
+    # never more than RESUMES_AFTER_LOSS times: a cluster that keeps failing stops the job
+    def lost(*a):
+        raise EngineLost("the Ray job failed (NodeDiedError: gone); what was written is kept, rerun to resume")
+        yield
+
+    monkeypatch.setattr(job_mod, "_engine_outputs", lost)
+    with pytest.raises(EngineLost, match="rerun to resume"):
+        run_batch(_job(inp, tmp_path / "other.jsonl", engine="ray"), [], spec=StandIn())

@@ -1,8 +1,8 @@
 """The Ray engine against a cluster addressed the way a user's is: a head started with
 ``ray start --head``, a second node joined with ``ray start --address``, and the job run as
 ``claims batch --engine ray --ray-address HEAD`` (here with the stand-in analyzer of the tests).
-The second node is killed mid-job; the job finishes, or stops with its one-line error and a rerun
-of the same command finishes it; every id is written exactly once.
+The second node is killed mid-job; the job still finishes (resuming from its own output when Ray
+fails it for the lost node) and every id is written exactly once.
 
 Every process of this cluster is found by the test's own temporary directory and ports and ended
 by its pid at the end, failure or not. (``ray stop --force`` cannot be used: it takes no address
@@ -172,14 +172,7 @@ def test_ray_cluster_job_survives_losing_a_node(cluster, tmp_path):
     finally:
         if job.poll() is None:
             job.kill()
-    if job.returncode != 0:
-        assert job.returncode == 2 and any(line.startswith("claims: error: the Ray job failed")
-                                           and line.endswith("rerun to resume")
-                                           for line in stderr.splitlines()), stderr[-3000:]
-        first = [json.loads(line)["id"] for line in out.read_text().splitlines()]
-        assert len(first) < N and len(set(first)) == len(first)
-        r = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-        assert r.returncode == 0, r.stderr[-3000:]
+    assert job.returncode == 0, stderr[-3000:]
     written = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(written) == sorted(ids)              # every id, exactly once
     assert _nodes_alive(address, env) == 1             # the second node is gone indeed

@@ -32,7 +32,7 @@ import warnings
 from typing import Iterator
 
 from ..plan import Options, Summary, Unit, admit, peak_rss_mb, score_window, window_outputs, windows
-from ...errors import BatchError
+from ...errors import BatchError, EngineLost
 from ..readers import Record, Source
 from ..sinks import DoneIds, dumps
 
@@ -155,14 +155,28 @@ def _connect(address):
 
 def _job_error(e: Exception) -> BatchError:
     """One clear line for a failed Ray job. A remote BatchError (an actor that cannot load the
-    model) arrives only as text inside Ray's error, so its message is taken from there."""
+    model) arrives only as text inside Ray's error, so its message is taken from there. A lost node
+    gives ``EngineLost``, which the job resumes from its output."""
     text = str(e)
     found = re.findall(r"BatchError: (.+)", text)
     if found:
         return BatchError(found[-1].strip())
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
-    return BatchError(f"the Ray job failed ({type(e).__name__}: {first}); what was written is kept, "
+    kind = EngineLost if _lost_part_of_cluster(e) else BatchError
+    return kind(f"the Ray job failed ({type(e).__name__}: {first}); what was written is kept, "
                       f"rerun to resume")
+
+
+_LOSS = re.compile(r"ActorUnavailable|ActorDied|RayActorError|NodeDied|ObjectLost|OwnerDied|ObjectReconstruction")
+
+
+def _lost_part_of_cluster(e: Exception) -> bool:
+    """A failure of the cluster (an actor, a node or the blocks it held gone), not of the job's own
+    code: resuming from the output can finish the job."""
+    from ray.exceptions import RayError, RayTaskError
+    if isinstance(e, RayError) and not isinstance(e, RayTaskError):
+        return True
+    return bool(_LOSS.search(f"{type(e).__name__}: {e}"))
 
 
 def _quiet_ray_data() -> None:
