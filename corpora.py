@@ -98,3 +98,32 @@ def disputes_path(split: str, root: str | os.PathLike | None = None) -> Path:
 def disputes(split: str, root: str | os.PathLike | None = None) -> list[dict]:
     """Articles of the dispute-annotated split (attributions with speakers and stances)."""
     return dataset(disputes_path(split, root)).to_list()
+
+
+def run_command(main, argv: list[str] | None = None) -> int:
+    """Run a training or evaluation command's ``main``: a bad data line, a missing file or a model
+    that cannot be loaded is one line on stderr and exit code 2, not a traceback."""
+    import sys
+    from claims.errors import EXIT_ERROR, ModelError
+
+    try:
+        return main(argv)
+    except (JsonlError, FileNotFoundError, ModelError) as e:
+        problem = e
+    except Exception as e:  # noqa: BLE001 - `datasets` wraps what its reader raised
+        problem = _data_cause(e)
+        if problem is None:
+            raise
+    print(f"error: {problem}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _data_cause(e: BaseException) -> JsonlError | None:
+    """The bad data line behind an error raised while reading through `datasets`, if any."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, JsonlError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None

@@ -410,4 +410,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from corpora import run_command
+    sys.exit(run_command(main))
