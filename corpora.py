@@ -67,9 +67,14 @@ def dataset(path: str | os.PathLike, streaming: bool = False, cache_dir: str | o
             datasets.enable_progress_bars()
 
 
-def polnear(split: str, root: str | os.PathLike | None = None) -> list[dict]:
-    """PolNeAR articles of a split (``train``, ``dev``, ``agreement``)."""
-    return dataset(polnear_path(split, root)).to_list()
+def polnear(split: str, root: str | os.PathLike | None = None, limit: int = 0) -> list[dict]:
+    """PolNeAR articles of a split (``train``, ``dev``, ``agreement``), the first ``limit`` if given;
+    ``FileNotFoundError`` saying where the data is looked for when the split is not there."""
+    path = polnear_path(split, root)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; set --data or $CLAIMS_DATA to the shared data folder")
+    articles = dataset(path).to_list()
+    return articles[:limit] if limit else articles
 
 
 def gold_claims(attributions: list[dict]) -> list[dict]:

@@ -148,13 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write all figures to this file")
     args = ap.parse_args(argv)
 
-    path = corpora.polnear_path(args.split, args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
-    articles = corpora.polnear(args.split, args.data)
-    if args.limit:
-        articles = articles[:args.limit]
+    articles = corpora.polnear(args.split, args.data, args.limit)
     t0 = time.time()
     results = run_model(articles, args.model, stride=args.stride)
     elapsed = time.time() - t0

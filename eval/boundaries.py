@@ -179,18 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--examples", type=int, default=0, help="show up to N examples of each kind")
     ap.add_argument("--limit", type=int, default=0, help="only the first N articles (must be cached)")
     args = ap.parse_args(argv)
-    path = corpora.polnear_path(args.split, args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
-    articles = corpora.polnear(args.split, args.data)
-    if args.limit:
-        articles = articles[:args.limit]
-    try:
-        lps = emissions.load(args.split, articles, args.cache)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    articles = corpora.polnear(args.split, args.data, args.limit)
+    lps = emissions.load(args.split, articles, args.cache)   # a missing cache: one line, exit 2 (corpora.run_command)
     print_report(analyse(articles, lps, examples=args.examples))
     return 0
 

@@ -72,18 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="transition scores from training.transitions (JSON) to use instead of the model's")
     ap.add_argument("--only", default=None, help="comma-separated setting names to run (default: all)")
     args = ap.parse_args(argv)
-    path = corpora.polnear_path(args.split, args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
-    articles = corpora.polnear(args.split, args.data)
-    if args.limit:
-        articles = articles[:args.limit]
-    try:
-        lps = emissions.load(args.split, articles, args.cache)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    articles = corpora.polnear(args.split, args.data, args.limit)
+    lps = emissions.load(args.split, articles, args.cache)   # a missing cache: one line, exit 2 (corpora.run_command)
     model = AttributionModel.load(args.model)
     if args.transitions:
         import json

@@ -27,13 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true",
                     help="take the articles already done from the partial file an interrupted run left")
     args = ap.parse_args(argv)
-    path = corpora.polnear_path(args.split, args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
-    articles = corpora.polnear(args.split, args.data)
-    if args.limit:
-        articles = articles[:args.limit]
+    articles = corpora.polnear(args.split, args.data, args.limit)
     t0 = time.time()
     meta = {"model": str(args.model or "shipped"), "stride": args.stride or "model default"}
     part = partial_path(args.split, args.out)

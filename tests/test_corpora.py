@@ -85,3 +85,8 @@ def test_training_on_a_bad_data_file_exits_with_one_line(tmp_path):
     assert r.returncode == 2, r.stderr[-2000:]
     assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "train.jsonl:2:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_missing_split_says_where_the_data_is_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"polnear/dev\.jsonl not found; set --data or \$CLAIMS_DATA"):
+        corpora.polnear("dev", tmp_path)

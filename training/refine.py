@@ -84,16 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/refine.json")
     ap.add_argument("--install", action="store_true", help="write the refiner into the model's config.json")
     args = ap.parse_args(argv)
-    path = corpora.polnear_path("train", args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
-    articles = corpora.polnear("train", args.data)[:args.limit or None]
-    try:
-        lps = emissions.load("train", articles, args.cache)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    articles = corpora.polnear("train", args.data, args.limit)
+    lps = emissions.load("train", articles, args.cache)   # a missing cache: one line, exit 2 (corpora.run_command)
     t0 = time.time()
     model = dataclasses.replace(AttributionModel.load(args.model), refiner=None)
     ex = {"start": [], "end": []}

@@ -123,22 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated decoding rules (claims.nlp.tagger.DecodeRules) --install also switches on")
     ap.add_argument("--install", action="store_true", help="write the scores (and --rules) into the model's config.json")
     args = ap.parse_args(argv)
-    path = corpora.polnear_path("train", args.data)
-    if not path.exists():
-        print(f"error: {path} not found; set --data or $CLAIMS_DATA to the shared data folder", file=sys.stderr)
-        return 2
     from claims.nlp.tagger import DecodeRules
     try:
         rules = DecodeRules.from_config({r.strip(): True for r in args.rules.split(",") if r.strip()})
     except ValueError as e:
         print(f"error: --rules: {e}", file=sys.stderr)
         return 2
-    articles = corpora.polnear("train", args.data)[:args.limit or None]
-    try:
-        lps = emissions.load("train", articles, args.cache)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    articles = corpora.polnear("train", args.data, args.limit)
+    lps = emissions.load("train", articles, args.cache)   # a missing cache: one line, exit 2 (corpora.run_command)
     segs = [segment(a["text"]) for a in articles]
     labels = [word_labels(seg, article_spans(a)) for seg, a in zip(segs, articles)]
     contexts = [transition_context(seg) for seg in segs] if args.contexts else None
