@@ -405,6 +405,8 @@ class Inventory:
             return "other"  # "Smith Tower", "Great Wall": named after someone, never speaking as them
         if words and (words[0] in self.lex["male_names"] or words[0] in self.lex["female_names"]):
             return "person"
+        if len(words) > 1 and last in self.lex["calendar_words"]:
+            return "other"  # "Election Day", "Christmas Eve": a date, not a Mr. Day
         if key in self.lex["group_words"]:
             return "group"  # "Republicans", "Democrats"
         if len(words) == 1 and name.isupper() and len(name) > 1:

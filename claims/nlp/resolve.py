@@ -78,7 +78,8 @@ class Resolver(Inventory):
 
     # The sieve: stages in order, each takes the source mention and returns a speaker or passes
     # (None). The last stage always answers.
-    STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "pronoun", "alias", "words_of_owner",
+    STAGES = ("quoted_by", "apposition", "relative_pronoun", "author", "coordinated_pronoun", "pronoun", "alias",
+              "words_of_owner",
               "document", "name", "unlisted_name", "issuer", "description")
 
     def resolve(self, source: Optional[Span], history: Optional[list[tuple[int, Speaker]]] = None,
@@ -188,6 +189,20 @@ class Resolver(Inventory):
         if kind:
             return self._pronoun(m.first, kind, m.history) or Speaker(m.text, "unknown", None)
         return None
+
+    def _sieve_coordinated_pronoun(self, m: "SourceMention") -> Optional[Speaker]:
+        """"she and European leaders", "he and his allies": the pronoun resolved, the rest kept."""
+        seg = self.seg
+        if m.last < m.first + 2 or seg.word(m.first + 1).lower() not in ("and", ","):
+            return None
+        kind = self._pronoun_kind(seg.word(m.first).lower())
+        if kind not in ("m", "f"):
+            return None
+        sp = self._pronoun(m.first, kind, m.history)
+        if sp is None:
+            return None
+        rest = re.sub(r"\s+", " ", seg.text[seg.starts[m.first + 1]:seg.ends[m.last]])
+        return Speaker(f"{sp.name}{'' if rest.startswith(',') else ' '}{rest}", "group", sp.mention)
 
     def _sieve_alias(self, m: "SourceMention") -> Optional[Speaker]:
         alias = self.aliases.get(m.text)
@@ -583,6 +598,8 @@ class Resolver(Inventory):
             if kind in ("m", "f", "i"):
                 if sp.type != "person":
                     continue
+                if kind in ("m", "f") and sp == AUTHOR_FALLBACK:
+                    continue  # the unnamed writer ("I" in the narration) is never "he" or "she"
                 if kind in ("m", "f") and gender and gender != kind:
                     continue
             elif kind == "it":

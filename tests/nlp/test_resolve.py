@@ -285,3 +285,22 @@ def test_it_and_they_skip_places():
     text = ("Acme Corp. opened a plant in Ohio last year. Ohio gave tax breaks. It said the plant would "
             "hire 500 people.")
     assert resolve(text, "last:It")[0].name == "Acme Corp"
+
+
+def test_he_after_narration_i_is_the_person_not_the_writer():
+    text = "I met Tom Vik in May. I asked about his spare time. He said baseball."
+    got = resolve(text, "I", "last:I", "He")
+    assert [s.name for s in got] == ["the author", "the author", "Tom Vik"]
+
+
+def test_a_pronoun_coordinated_with_others_is_resolved_and_the_rest_kept():
+    text = "Angela Merkel met the press. She and European leaders said the deal was fair."
+    got = resolve(text, "She and European leaders")
+    assert got[0].name == "Angela Merkel and European leaders"
+    assert got[0].mention is not None and text[got[0].mention.start:got[0].mention.end] == "Angela Merkel"
+
+
+def test_a_named_day_is_no_person():
+    text = "As Election Day nears, voters worry. He said turnout would be low."
+    got = resolve(text, "He")
+    assert got[0].name != "Election Day"
