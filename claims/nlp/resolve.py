@@ -174,11 +174,30 @@ class Resolver(Inventory):
                     break
         return self._author
 
+    _SIGNATURE = re.compile(r"(?:@\w{2,30}|[A-Z][\w'’-]+(?:\s+(?:[A-Z]\.|[A-Z][\w'’-]+)){1,3})\.?")
+
+    def signatures(self) -> list[tuple[int, int]]:
+        """(start, end) of the signature paragraphs of a page of letters or readers' posts: paragraphs
+        that are only a name or a handle ("Jane Roe.", "@jroe."), when the article has two or more."""
+        if not hasattr(self, "_signatures"):
+            found = []
+            for p in re.finditer(r"[^\n]+", self.seg.text):
+                line = p.group().strip()
+                if self._SIGNATURE.fullmatch(line) and normalize(line.rstrip(".")) not in self.lex["countries"]:
+                    found.append((p.start(), p.start() + len(line.rstrip("."))))
+            self._signatures = found if len(found) >= 2 else []
+        return self._signatures
+
     def _sieve_author(self, m: "SourceMention") -> Optional[Speaker]:
-        """"I" in the narration (outside quotation marks) is the writer: the one a closing
-        biography line names, else "the author"."""
+        """"I" in the narration (outside quotation marks) is the writer: on a page of letters the
+        signature that follows, else the one a closing biography line names, else "the author"."""
         if self._single_word(m) not in ("i", "me", "my") or self.seg.quote[m.first] != QUOTE_OUT:
             return None
+        start = int(self.seg.starts[m.first])
+        after = [(s, e) for s, e in self.signatures() if s > start]
+        if after:
+            s, e = after[0]
+            return Speaker(self.seg.text[s:e], "person", Span.of(self.seg.text, s, e))
         return self.author() or AUTHOR_FALLBACK
 
     def _sieve_pronoun(self, m: "SourceMention") -> Optional[Speaker]:

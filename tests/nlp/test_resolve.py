@@ -304,3 +304,13 @@ def test_a_named_day_is_no_person():
     text = "As Election Day nears, voters worry. He said turnout would be low."
     got = resolve(text, "He")
     assert got[0].name != "Election Day"
+
+
+def test_i_on_a_page_of_letters_is_the_signer_that_follows():
+    text = ("Readers respond.\n\nI think the plan is a mistake.\n\nJane Roe.\n\nDayton, Ohio.\n\n"
+            "My view is that it will work.\n\nTom B. Vik.\n\nSalem, Ore.")
+    got = resolve(text, "I", "My")
+    assert [s.name for s in got] == ["Jane Roe", "Tom B. Vik"]
+    # a single name-only paragraph is no page of letters: the writer stays unnamed
+    got = resolve("I think the plan is a mistake.\n\nJane Roe.\n\nIt is.", "I")
+    assert got[0].name == "the author"
