@@ -314,3 +314,9 @@ def test_i_on_a_page_of_letters_is_the_signer_that_follows():
     # a single name-only paragraph is no page of letters: the writer stays unnamed
     got = resolve("I think the plan is a mistake.\n\nJane Roe.\n\nIt is.", "I")
     assert got[0].name == "the author"
+
+
+def test_a_capitalised_preposition_opening_a_sentence_is_not_part_of_a_name():
+    text = "Barack Obama spoke. Given Obama's ratings, he said the party should act."
+    got = resolve(text, "he")
+    assert got[0].name == "Barack Obama"
