@@ -30,14 +30,15 @@ from torch.nn import functional as F
 
 import corpora
 from claims.nlp.encoder import encoder_name, build_top, build_trunk, load_tokenizer
-from claims.nlp.polarity import POLARITY_LABELS, PolarityModel, PolarityNet, claim_in_context, encode_pairs
+from claims.nlp.polarity import (FOUR_LABELS, POLARITY_LABELS, PolarityModel, PolarityNet, average_with_negated,
+                                 REREAD_AT, claim_in_context, encode_pairs, negate, reread)
 from claims.nlp.segment import segment
 from training.common import (changed_flags, config_from_args, config_parser, load_checkpoint, optimizer,
                              resume_config, save_checkpoint, seed_everything)
 from scoring.attribution import gold_claim
 from training.dispute_stance import SWAP, negated
 
-P_INDEX = {l: i for i, l in enumerate(POLARITY_LABELS)}
+P_INDEX = {l: i for i, l in enumerate(FOUR_LABELS)}
 GATE = 0.15   # pairs the first stage gives less related probability are not read by this stage
 
 
@@ -57,13 +58,21 @@ class Config:
     stance_model: str = ""          # first stage used to fit the decision ('' = shipped)
     corpora: str = ""               # comma-separated stance corpora whose favor/against/neutral pairs join training
     corpora_pairs: int = 6000       # corpus pairs drawn afresh each epoch (when --corpora is given)
+    unrelated: int = 0              # >0: a four-way model; this many gold-unrelated pairs drawn afresh each epoch
     min_precision: float = 70.0
     fit: int = 1                    # 0: skip fitting the combined decision (learning-curve runs)
+    try_tta: int = 0                # 1: also try reading pairs again with the negated proposition (kept if better on dev)
     seed: int = 13
     out: str = "runs/polarity"
 
 
-def load_pairs(split: str, cfg: Config, share: float = 1.0) -> list[dict]:
+def labels_of(cfg: Config) -> tuple[str, ...]:
+    return FOUR_LABELS if cfg.unrelated > 0 else POLARITY_LABELS
+
+
+def load_pairs(split: str, cfg: Config, share: float = 1.0, unrelated: bool = False) -> list[dict]:
+    """Every (gold attribution, dispute) pair of the split whose gold is favor, against or neutral,
+    and with ``unrelated`` also those whose gold is unrelated."""
     path = corpora.data_dir(cfg.data or None) / "disputes" / f"{split}.jsonl"
     if not path.exists():
         sys.exit(f"error: {path} not found (set --data or $CLAIMS_DATA to the shared data folder)")
@@ -79,7 +88,7 @@ def load_pairs(split: str, cfg: Config, share: float = 1.0) -> list[dict]:
                 continue
             for d in r["disputes"]:
                 label = a["stance"][d["id"]]
-                if label in P_INDEX:
+                if label in POLARITY_LABELS or (unrelated and label == "unrelated"):
                     out.append({"article": r["id"], "prop": d["proposition"], "context": ctx, "claim": claim,
                                 "label": label, "catalog": bool(d.get("catalog"))})
     return out
@@ -97,18 +106,21 @@ def load_corpus_pairs(cfg: Config) -> list[dict]:
         if not path.exists():
             sys.exit(f"error: {path} not found (--corpora names: {', '.join(corpora.STANCE_DATASETS)})")
         for r in corpora.read_jsonl(path):
-            if r["label"] in P_INDEX:
+            if r["label"] in POLARITY_LABELS:
                 out.append({"article": r["id"], "prop": r["target"], "context": "", "claim": r["text"][:1000],
                             "label": r["label"], "catalog": False})
     return out
 
 
-def epoch_pairs(pairs: list[dict], corpus: list[dict], cfg: Config, epoch: int) -> list[dict]:
-    """The disputes pairs plus this epoch's draw of corpus pairs."""
-    if not corpus or cfg.corpora_pairs <= 0:
-        return pairs
-    draw = random.Random(cfg.seed * 1000 + epoch).sample(corpus, min(cfg.corpora_pairs, len(corpus)))
-    return pairs + draw
+def epoch_pairs(pairs: list[dict], corpus: list[dict], cfg: Config, epoch: int,
+                unrelated: list[dict] | None = None) -> list[dict]:
+    """The disputes pairs plus this epoch's draws of corpus pairs and of unrelated pairs."""
+    out = list(pairs)
+    if corpus and cfg.corpora_pairs > 0:
+        out += random.Random(cfg.seed * 1000 + epoch).sample(corpus, min(cfg.corpora_pairs, len(corpus)))
+    if unrelated and cfg.unrelated > 0:
+        out += random.Random(cfg.seed * 2000 + epoch).sample(unrelated, min(cfg.unrelated, len(unrelated)))
+    return out
 
 
 def batches(pairs: list[dict], cfg: Config, rng: random.Random, train: bool):
@@ -139,7 +151,7 @@ def batches(pairs: list[dict], cfg: Config, rng: random.Random, train: bool):
 @torch.no_grad()
 def predict(model: PolarityModel, pairs: list[dict], cfg: Config) -> np.ndarray:
     model.net.eval()
-    out = np.zeros((len(pairs), len(POLARITY_LABELS)), dtype=np.float32)
+    out = np.zeros((len(pairs), len(model.labels)), dtype=np.float32)
     for b, props, ctx, claims, _ in batches(pairs, cfg, random.Random(0), train=False):
         out[b] = model.logits(encode_pairs(model.tokenizer, props, ctx, claims)).float().numpy()
     return out
@@ -150,7 +162,10 @@ def metrics(pairs: list[dict], logits: np.ndarray) -> dict:
     gold = [P_INDEX[p["label"]] for p in pairs]
     pred = logits.argmax(1)
     sided = [i for i, g in enumerate(gold) if g < 2]
+    related = [i for i, g in enumerate(gold) if g < 3]
     out = {"n": len(pairs), "macro_f1": 100 * f1_score(gold, pred, average="macro"),
+           "macro_f1_related3": 100 * f1_score([gold[i] for i in related], logits[related, :3].argmax(1),
+                                                average="macro"),
            "accuracy": 100 * float(np.mean(np.array(gold) == pred)),
            "favor_vs_against": 100 * float(np.mean([(logits[i, 0] > logits[i, 1]) == (gold[i] == 0) for i in sided]))}
     for part in ("custom", "catalog"):
@@ -168,7 +183,8 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     seed_everything(cfg.seed)
     tok = load_tokenizer()
     trunk = build_trunk(cfg.shared_layers)
-    net = PolarityNet(trunk.cfg, trunk.cfg.num_hidden_layers - cfg.shared_layers)
+    labels = labels_of(cfg)
+    net = PolarityNet(trunk.cfg, trunk.cfg.num_hidden_layers - cfg.shared_layers, n_labels=len(labels))
     if cfg.init_top:
         from safetensors.torch import load_file
         src = Path(cfg.init_top)
@@ -177,13 +193,17 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
         net.top.load_state_dict(state)
     else:
         net.top.load_state_dict(build_top(cfg.shared_layers).state_dict())
-    model = PolarityModel(net, {"shared_layers": cfg.shared_layers}, tok, trunk)
-    train_pairs = load_pairs("train", cfg, cfg.train_share)
-    dev_pairs = load_pairs("dev", cfg)
+    model = PolarityModel(net, {"shared_layers": cfg.shared_layers, "labels": list(labels)}, tok, trunk)
+    four = cfg.unrelated > 0
+    train_all = load_pairs("train", cfg, cfg.train_share, unrelated=four)
+    train_pairs = [p for p in train_all if p["label"] != "unrelated"]
+    unrelated_pairs = [p for p in train_all if p["label"] == "unrelated"]
+    dev_pairs = load_pairs("dev", cfg, unrelated=four)
     corpus_pairs = load_corpus_pairs(cfg)
     print(f"train {len(train_pairs)} related pairs (+ {min(cfg.corpora_pairs, len(corpus_pairs))} of "
-          f"{len(corpus_pairs)} corpus pairs an epoch), dev {len(dev_pairs)}", flush=True)
-    steps_per_epoch = sum(1 for _ in batches(epoch_pairs(train_pairs, corpus_pairs, cfg, 0), cfg,
+          f"{len(corpus_pairs)} corpus pairs and {min(cfg.unrelated, len(unrelated_pairs))} of "
+          f"{len(unrelated_pairs)} unrelated pairs an epoch), dev {len(dev_pairs)}", flush=True)
+    steps_per_epoch = sum(1 for _ in batches(epoch_pairs(train_pairs, corpus_pairs, cfg, 0, unrelated_pairs), cfg,
                                              random.Random(0), train=False))
     opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
     start_epoch, best, history = 0, -1.0, []
@@ -194,7 +214,7 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
         te, run = time.time(), None
-        this_epoch = epoch_pairs(train_pairs, corpus_pairs, cfg, epoch)
+        this_epoch = epoch_pairs(train_pairs, corpus_pairs, cfg, epoch, unrelated_pairs)
         for n, (_, props, ctx, claims, y) in enumerate(batches(this_epoch, cfg, rng, train=True), 1):
             logits = model.logits(encode_pairs(tok, props, ctx, claims))
             loss = F.cross_entropy(logits, y)
@@ -241,7 +261,7 @@ def save_weights(model: PolarityModel, cfg: Config, out: Path, epoch: int, m: di
     from safetensors.torch import save_file
     save_file({k: v.detach().half().contiguous() for k, v in model.net.state_dict().items()},
               str(out / "polarity.safetensors"))
-    config = {"labels": list(POLARITY_LABELS), "base_model": encoder_name(), "shared_layers": cfg.shared_layers,
+    config = {"labels": list(model.labels), "base_model": encoder_name(), "shared_layers": cfg.shared_layers,
               "version": dt.date.today().isoformat(), "epoch": epoch, "train_pairs": n_train,
               "dev_polarity": m, "history": history, "training": asdict(cfg)}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
@@ -283,30 +303,57 @@ def fit_decision(cfg: Config, out: Path) -> None:
                 ctxs.append(ctx)
                 claims.append(claim)
                 where.append((k, c, d))
-    pol_logits = np.zeros((len(props), 3), dtype=np.float32)
-    with torch.no_grad():
-        for b in range(0, len(props), 64):
-            ids = encode_pairs(tok, props[b:b + 64], ctxs[b:b + 64], claims[b:b + 64])
-            pol_logits[b:b + 64] = pol.logits(ids).numpy()
-    gold_rel = [i for i, (k, c, d) in enumerate(where) if arts[k].gold[c][d] in ("favor", "against", "neutral")]
-    t_pol = fit_temperature(pol_logits[gold_rel], np.array([P_INDEX[arts[where[i][0]].gold[where[i][1]][where[i][2]]]
-                                                            for i in gold_rel]))
+    n_labels = len(pol.labels)
+    def read(props: list[str]) -> np.ndarray:
+        out = np.zeros((len(props), n_labels), dtype=np.float32)
+        with torch.no_grad():
+            for b in range(0, len(props), 64):
+                out[b:b + 64] = pol.logits(encode_pairs(tok, props[b:b + 64], ctxs[b:b + 64], claims[b:b + 64])).numpy()
+        return out
+
+    pol_logits = read(props)
+    neg_logits = read([negate(p) for p in props]) if cfg.try_tta else None
+    gold_of = [arts[k].gold[c][d] for k, c, d in where]
+    fitted = [i for i, g in enumerate(gold_of) if g in pol.labels]
+    t_pol = fit_temperature(pol_logits[fitted], np.array([P_INDEX[gold_of[i]] for i in fitted]))
     p1 = [ds.softmax(lg, first.temperature) for lg in logits1]
-    p2 = ds.softmax(pol_logits, t_pol)
-    probs, gold, pairs_meta = [], [], []
-    for i, (k, c, d) in enumerate(where):
-        first_p = p1[k][c, d]
-        probs.append(combine(first_p, p2[i]) if 1.0 - first_p[3] >= GATE else first_p)   # as at run time
-        gold.append(arts[k].gold[c][d])
-        pairs_meta.append((arts[k].id, arts[k].disputes[d]["id"], bool(arts[k].disputes[d].get("catalog")),
-                           arts[k].alt[c][d]))
-    probs = np.stack(probs)
-    threshold, _ = fit_side_threshold(probs, gold, cfg.min_precision)
+    p2_plain = ds.softmax(pol_logits, t_pol)
+    first_p = np.stack([p1[k][c, d] for k, c, d in where])
+    gated = 1.0 - first_p[:, 3] >= GATE                       # as at run time
+    gold = gold_of
+    pairs_meta = [(arts[k].id, arts[k].disputes[d]["id"], bool(arts[k].disputes[d].get("catalog")), arts[k].alt[c][d])
+                  for k, c, d in where]
+
+    def mixed(w: float, tta: bool) -> np.ndarray:
+        p2 = p2_plain
+        if tta:   # as at run time: only the pairs that may get a side are read again
+            again = reread(p2_plain, 1.0 - first_p[:, 3])
+            p2 = p2_plain.copy()
+            p2[again] = average_with_negated(p2_plain[again], ds.softmax(neg_logits[again], t_pol))
+        out = first_p.copy()
+        out[gated] = combine(first_p[gated], p2[gated], w)
+        return out
+
+    def merit(m: dict) -> tuple:
+        precise = m["p"] >= cfg.min_precision
+        return (precise, m["f1"] if precise else m["f05"])
+
+    # a four-way stage's unrelated probability is mixed with the first stage's at the weight best on dev
+    # and reading the negated proposition too is kept only where it does better on dev (it doubles the cost)
+    weights = (1.0, 0.75, 0.5, 0.25, 0.0) if n_labels == 4 else (1.0,)
+    fits = [(w, tta, *fit_side_threshold(mixed(w, tta), gold, cfg.min_precision))
+            for w in weights for tta in ((False, True) if cfg.try_tta else (False,))]
+    for w, tta, t, m in fits:
+        print(f"unrelated weight {w:.2f}, negation {'read' if tta else 'not read'}: side threshold {t:.2f}, "
+              f"sided P/R/F1 {m['p']:.1f}/{m['r']:.1f}/{m['f1']:.1f}", flush=True)
+    weight, tta, threshold, _ = max(fits, key=lambda x: merit(x[3]))
+    probs = mixed(weight, tta)
     from claims.nlp.stance import decide
     pred = decide(probs, threshold)
     pairs = [Pair(a, d, cat, g, STANCE_LABELS[int(p)], alt) for (a, d, cat, alt), g, p in zip(pairs_meta, gold, pred)]
     s = summary(pairs)
-    config.update({"temperature": t_pol, "side_threshold": threshold, "gate": GATE, "ece_dev_combined": ece(probs, gold),
+    config.update({"temperature": t_pol, "side_threshold": threshold, "gate": GATE, "unrelated_weight": weight, "decision_date": dt.date.today().isoformat(),
+                   "negation_tta": tta, "ece_dev_combined": ece(probs, gold),
                    "first_stage": first.version, "first_stage_temperature": first.temperature,
                    "first_stage_dir": cfg.stance_model,
                    "dev_disputes": ds.brief(s), "dev_disputes_alt": ds.brief(summary(pairs, accept_alt=True))})
@@ -326,6 +373,17 @@ def model_card(c: dict) -> str:
     corpora_line = (f"; each epoch also {t['corpora_pairs']} pairs drawn afresh from the favor / against / neutral "
                     f"pairs of the stance corpora {', '.join(t['corpora'].split(','))} (train splits; target as "
                     "proposition, text as claim)" if t.get("corpora") else "")
+    tta = (" A pair whose side, weighted by its related probability, may reach "
+           f"{REREAD_AT:.2f} is read a second time with the proposition negated (\"It is not true that ...\") and "
+           "the two readings averaged, favor and against swapped back (`negation_tta`, kept because it "
+           "did better on dev by the rule above)." if c.get("negation_tta") else "")
+    decided = ""
+    if c.get("decision_date") and c["decision_date"] != c["version"]:
+        decided = (f" (decision fitted {c['decision_date']}: `python -m training.polarity --out runs/polarity "
+                   "--fit-only --install`)")
+    if c.get("labels") and len(c["labels"]) == 4:
+        tta += (f" A four-way model: its unrelated probability is mixed with the first stage's at weight "
+                f"{c.get('unrelated_weight', 1.0):.2f} for the first stage (chosen on dev).")
     return f"""# claims polarity model ({c['version']})
 
 Cross-encoder for the side a related claim takes toward a dispute's proposition (favor / against /
@@ -343,9 +401,9 @@ likely related. See `claims/nlp/polarity.py`.
   side threshold {c['side_threshold']:.2f}, chosen on dev: the best F1 among thresholds reaching
   {t['min_precision']:.0f}% sided precision with at least 10% sided recall, else (as here, when no threshold
   reaches it) the best F0.5, which weighs precision twice recall. Pairs under {c['gate']:.2f} related
-  probability are not read again. ECE of the combined probabilities on dev {c['ece_dev_combined']:.1f}%.
+  probability are not read again.{tta} ECE of the combined probabilities on dev {c['ece_dev_combined']:.1f}%.
 - **Command**: `python -m training.polarity --out runs/polarity {flags} --install` (seed {t['seed']}){refit}.
-- **Date**: {c['version']}
+- **Date**: {c['version']}{decided}
 
 ## Dev, both stages (disputes dev, gold attributions)
 

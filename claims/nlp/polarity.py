@@ -30,14 +30,15 @@ from .encoder import EncoderConfig, Top
 
 CONFIG_FILE, WEIGHTS_FILE = "polarity.json", "polarity.safetensors"   # beside the stance model's files
 POLARITY_LABELS = ("favor", "against", "neutral")
+FOUR_LABELS = (*POLARITY_LABELS, "unrelated")   # a model trained with unrelated pairs too (``--unrelated``)
 MAX_PROP, MAX_CONTEXT, MAX_CLAIM = 48, 64, 128
 
 
 class PolarityNet(nn.Module):
-    def __init__(self, cfg: EncoderConfig, top_layers: int, dropout: float = 0.1):
+    def __init__(self, cfg: EncoderConfig, top_layers: int, dropout: float = 0.1, n_labels: int = len(POLARITY_LABELS)):
         super().__init__()
         self.top = Top(cfg, top_layers)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(cfg.hidden_size, len(POLARITY_LABELS)))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(cfg.hidden_size, n_labels))
 
     def forward(self, trunk_states: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         h = self.top(trunk_states, ids)
@@ -95,6 +96,20 @@ class PolarityModel:
         """Pairs whose related probability (first stage) is under this are not read again."""
         return float(self.config.get("gate", 0.15))
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.config.get("labels", POLARITY_LABELS))
+
+    @property
+    def reads_relatedness(self) -> bool:
+        """True for a four-way model, whose unrelated probability is mixed with the first stage's."""
+        return len(self.labels) == len(FOUR_LABELS)
+
+    @property
+    def unrelated_weight(self) -> float:
+        """Weight of the first stage's unrelated probability in the mix (four-way models; fitted on dev)."""
+        return float(self.config.get("unrelated_weight", 1.0))
+
     @classmethod
     def load(cls, path, encoder_config: EncoderConfig, tokenizer, trunk=None,
              config_file: str = CONFIG_FILE) -> "PolarityModel":
@@ -117,7 +132,8 @@ class PolarityModel:
         if trunk is None:
             from .encoder import build_trunk
             trunk = build_trunk(shared)
-        net = PolarityNet(encoder_config, encoder_config.num_hidden_layers - shared)
+        net = PolarityNet(encoder_config, encoder_config.num_hidden_layers - shared,
+                          n_labels=len(config.get("labels", POLARITY_LABELS)))
         net.load_state_dict({k: v.float() for k, v in load_file(str(path / WEIGHTS_FILE)).items()})
         net.eval()
         return cls(net, config, tokenizer, trunk, path)
@@ -128,10 +144,29 @@ class PolarityModel:
             h = trunk(ids)
         return self.net(h, ids)
 
+    @property
+    def negation_tta(self) -> bool:
+        """A pair that may get a side is read a second time with the proposition negated, and the two
+        readings (favor and against swapped back) averaged: a side must survive both (chosen on dev)."""
+        return bool(self.config.get("negation_tta", False))
+
     @torch.inference_mode()
-    def probs(self, props: list[str], contexts: list[str], claims: list[str], batch_size: int = 32) -> np.ndarray:
-        """(N, 3) favor / against / neutral probabilities, batched shortest first."""
-        out = np.zeros((len(props), len(POLARITY_LABELS)), dtype=np.float32)
+    def probs(self, props: list[str], contexts: list[str], claims: list[str], batch_size: int = 32,
+              related: Optional[np.ndarray] = None) -> np.ndarray:
+        """(N, 3) favor / against / neutral probabilities (N, 4 with unrelated for a four-way model),
+        batched shortest first. ``related``: the first stage's related probability per pair, which
+        decides, with ``negation_tta``, which pairs are read again (``reread``)."""
+        out = self._probs(props, contexts, claims, batch_size)
+        if self.negation_tta:
+            again = np.flatnonzero(reread(out, related))
+            if len(again):
+                neg = self._probs([negate(props[i]) for i in again], [contexts[i] for i in again],
+                                  [claims[i] for i in again], batch_size)
+                out[again] = average_with_negated(out[again], neg)
+        return out
+
+    def _probs(self, props: list[str], contexts: list[str], claims: list[str], batch_size: int) -> np.ndarray:
+        out = np.zeros((len(props), len(self.labels)), dtype=np.float32)
         order = sorted(range(len(props)), key=lambda i: len(contexts[i]) + len(claims[i]) + len(props[i]))
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
@@ -141,7 +176,37 @@ class PolarityModel:
         return out
 
 
-def combine(first: np.ndarray, polarity: np.ndarray) -> np.ndarray:
-    """Four-way probabilities: the first stage's unrelated, the rest shared out by the polarity stage."""
-    related = 1.0 - first[..., 3:4]
-    return np.concatenate([related * polarity, first[..., 3:4]], -1)
+def negate(proposition: str) -> str:
+    """The proposition's negation, as read for ``negation_tta``: "It is not true that ..."."""
+    p = proposition.strip()
+    body = p[0].lower() + p[1:] if len(p) > 1 and not p[1].isupper() else p
+    return "It is not true that " + body
+
+
+REREAD_AT = 0.25   # a pair is read again with the negated proposition when a side may reach this
+
+
+def reread(p: np.ndarray, related: Optional[np.ndarray] = None) -> np.ndarray:
+    """Pairs whose likelier side, weighted by the related probability, reaches ``REREAD_AT``: the
+    only ones that can be given a side (every side threshold fitted on dev is above it)."""
+    rel = np.ones(len(p)) if related is None else np.asarray(related)
+    return rel * p[:, :2].max(-1) >= REREAD_AT
+
+
+def average_with_negated(p: np.ndarray, p_negated: np.ndarray) -> np.ndarray:
+    """The mean of a reading and of the negated proposition's reading with favor and against swapped."""
+    swapped = p_negated.copy()
+    swapped[..., [0, 1]] = p_negated[..., [1, 0]]
+    return (p + swapped) / 2.0
+
+
+def combine(first: np.ndarray, polarity: np.ndarray, unrelated_weight: float = 1.0) -> np.ndarray:
+    """Four-way probabilities: the unrelated probability, the related rest shared out by the polarity
+    stage's favor / against / neutral. A three-way polarity stage leaves unrelated to the first stage;
+    a four-way one's is mixed in: ``w * first + (1 - w) * second``."""
+    unrelated = first[..., 3:4]
+    sides = polarity[..., :3]
+    if polarity.shape[-1] == 4:
+        unrelated = unrelated_weight * unrelated + (1.0 - unrelated_weight) * polarity[..., 3:4]
+        sides = sides / np.clip(sides.sum(-1, keepdims=True), 1e-9, None)
+    return np.concatenate([(1.0 - unrelated) * sides, unrelated], -1)

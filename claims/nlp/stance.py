@@ -291,7 +291,9 @@ class StanceModel(ModelDir):
         threshold both."""
         from .polarity import claim_in_context, combine
 
-        gate = max(self.polarity.gate, self.side_threshold)
+        # a three-way stage cannot lower the unrelated probability, so pairs under the side threshold
+        # need no second reading; a four-way one can, and reads every pair over its gate
+        gate = self.polarity.gate if self.polarity.reads_relatedness else max(self.polarity.gate, self.side_threshold)
         todo = np.argwhere(1.0 - probs[..., 3] >= gate)
         if not len(todo):
             return probs
@@ -299,9 +301,10 @@ class StanceModel(ModelDir):
         for c in {int(c) for c, _ in todo}:
             texts[c] = claim_in_context(where[c][0], where[c][1], owners[c])
         p2 = self.polarity.probs([disputes[d].proposition for _, d in todo],
-                                 [texts[c][0] for c, _ in todo], [texts[c][1] for c, _ in todo])
+                                 [texts[c][0] for c, _ in todo], [texts[c][1] for c, _ in todo],
+                                 related=1.0 - probs[todo[:, 0], todo[:, 1], 3])
         out = probs.copy()
-        out[todo[:, 0], todo[:, 1]] = combine(probs[todo[:, 0], todo[:, 1]], p2)
+        out[todo[:, 0], todo[:, 1]] = combine(probs[todo[:, 0], todo[:, 1]], p2, self.polarity.unrelated_weight)
         return out
 
     @torch.inference_mode()

@@ -158,6 +158,35 @@ def test_second_stage_shares_out_only_the_related_mass():
     assert np.allclose(out[0, :3], 0.6 * pol[0])
 
 
+def test_a_four_way_second_stage_mixes_its_unrelated_with_the_first_stages():
+    from claims.nlp.polarity import combine
+    first = np.array([[0.3, 0.1, 0.2, 0.4]])
+    pol = np.array([[0.4, 0.2, 0.2, 0.2]])
+    out = combine(first, pol, unrelated_weight=0.5)
+    assert out[0, 3] == pytest.approx(0.3)   # 0.5 * 0.4 + 0.5 * 0.2
+    assert np.allclose(out[0, :3], 0.7 * np.array([0.5, 0.25, 0.25]))
+    assert np.allclose(combine(first, pol, unrelated_weight=1.0)[0, 3], 0.4)
+
+
+def test_negated_reading_is_taken_only_where_a_side_may_be_given():
+    from claims.nlp.encoder import EncoderConfig
+    from claims.nlp.polarity import REREAD_AT, PolarityModel, PolarityNet
+
+    pol = PolarityModel(PolarityNet(EncoderConfig(), 4).eval(), {"shared_layers": 2, "negation_tta": True}, None)
+    # plain reading: pair 0 strongly favor, pair 1 weak; negated reading: favor of the negation
+    readings = {"p": [0.8, 0.1, 0.1], "q": [0.2, 0.2, 0.6], "It is not true that p": [0.6, 0.3, 0.1]}
+    seen = []
+    pol._probs = lambda props, ctx, claims, bs: (seen.append(list(props)),
+                                                 np.array([readings[p] for p in props], dtype=np.float32))[1]
+    out = pol.probs(["p", "q"], ["", ""], ["a", "b"], related=np.array([1.0, 1.0]))
+    assert seen == [["p", "q"], ["It is not true that p"]]   # 0.2 < REREAD_AT: q is not read again
+    assert np.allclose(out[0], [(0.8 + 0.3) / 2, (0.1 + 0.6) / 2, 0.1])
+    assert np.allclose(out[1], readings["q"])
+    seen.clear()
+    out = pol.probs(["p"], [""], ["a"], related=np.array([REREAD_AT / 0.9]))   # 0.8 x related < REREAD_AT
+    assert seen == [["p"]] and np.allclose(out[0], readings["p"])
+
+
 def test_encode_pairs_puts_proposition_context_and_claim_in_order():
     from claims.nlp.polarity import encode_pairs
     tok = load_tokenizer()
@@ -177,7 +206,7 @@ def test_second_stage_reads_only_pairs_over_the_gate():
     cfg, tok = EncoderConfig(), load_tokenizer()
     pol = PolarityModel(PolarityNet(cfg, 4).eval(), {"shared_layers": 2, "gate": 0.5, "side_threshold": 0.0}, tok)
     seen = []
-    pol.probs = lambda props, ctx, claims: (seen.append(list(props)), np.array([[0.0, 1.0, 0.0]] * len(props)))[1]
+    pol.probs = lambda props, ctx, claims, **kw: (seen.append(list(props)), np.array([[0.0, 1.0, 0.0]] * len(props)))[1]
     model = StanceModel(StanceNet(cfg, 4, roles=5).eval(), {"shared_layers": 2}, tok, polarity=pol)
     # first stage: dispute "a" related (unrelated 0.1), dispute "b" unrelated (0.9)
     model.net.cross_logits = lambda *a, **k: torch.log(torch.tensor([[[0.6, 0.1, 0.2, 0.1], [0.05, 0.03, 0.02, 0.9]]]))
