@@ -399,9 +399,27 @@ class Resolver(Inventory):
                 if w == "," and self._person_starts_at(k + 1) and self._person_ends_at(k - 1):
                     k += 1
                     continue
+                if w == "," and self._list_follows(k, last):
+                    return self._trim(first, last)
                 return self._trim(first, k - 1)
             k += 1
         return self._trim(first, last)
+
+    def _list_follows(self, comma: int, last: int) -> bool:
+        """The rest of the source after this comma ends a list of plain nouns ("the families,
+        supporters and administration officials", "women, Hispanics, and others"), not an apposition
+        ("Ana Ruiz, a doctor and activist") or a clause."""
+        seg = self.seg
+        rest = [seg.word(j) for j in range(comma + 1, last + 1)]
+        low = [w.lower() for w in rest]
+        if self._person_ends_at(comma - 1) or any(w.isdigit() for w in rest):
+            return False  # "Dean Baker, Center for ... Research", "the Meza brothers, 22 and 19"
+        if not rest or len(rest) > 8 or not {"and", "or"} & set(low) or low[0] in self.lex["determiners"] \
+                or low[0] in ("and", "or") and len(low) > 1 and low[1] in self.lex["determiners"]:
+            return False
+        if any(w in _HEAD_BREAKS and w != "," for w in low) or any(w in self._SPEECH_VERBS for w in low):
+            return False
+        return all(w.replace("-", "").replace("’", "").replace("'", "").isalnum() or w == "," for w in rest)
 
     def _trim(self, first: int, last: int) -> int:
         """Drop trailing punctuation and a trailing parenthesis ("Joseph Crowley (D-N.Y.)")."""

@@ -320,3 +320,16 @@ def test_a_capitalised_preposition_opening_a_sentence_is_not_part_of_a_name():
     text = "Barack Obama spoke. Given Obama's ratings, he said the party should act."
     got = resolve(text, "he")
     assert got[0].name == "Barack Obama"
+
+
+@pytest.mark.parametrize("text,source,name", [
+    # a list of names after a comma is the speaker, not the noun before it
+    ("Two objectors, Lawrence Joyce and William Graham, said the vote was unfair.",
+     "Two objectors, Lawrence Joyce and William Graham,", "Lawrence Joyce and William Graham"),
+    # after a person's name, a comma opens an apposition even when it holds an "and"
+    ("Dean Baker, Center for Economic and Policy Research, said it would fail.",
+     "Dean Baker, Center for Economic and Policy Research", "Dean Baker"),
+    ("Ana Ruiz, a doctor and activist, said it would fail.", "Ana Ruiz, a doctor and activist,", "Ana Ruiz"),
+])
+def test_a_list_after_a_comma_stays_in_the_source(text, source, name):
+    assert resolve(text, source)[0].name == name
