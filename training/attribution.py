@@ -2,13 +2,15 @@
 
     python -m training.attribution --out runs/attribution
     python -m training.attribution --out runs/attribution --epochs 1 --limit 40   # smoke run
+    python -m training.attribution --out runs/attribution --resume   # after an interruption
 
 Reads PolNeAR train/dev from ``--data`` (default ``$CLAIMS_DATA`` or ``../shared/data``) and
 ``--extra`` files in the same JSONL format (e.g. corrections exported from the review console).
 Selects the epoch with the best dev exact-match F1 (mean over source, cue, content), then fits
 the linker on gold train spans and the confidence calibration on dev predictions, and writes a
 model directory: weights (fp16), ``config.json`` and a model card ``README.md``.
-Install it with ``--install`` (copies to ``claims/models/attribution``).
+Install it with ``--install`` (copies to ``claims/models/attribution``). A checkpoint (model, optimiser,
+schedule, random states) is written after every epoch; ``--resume`` continues from it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import torch
 from torch.nn import functional as F
 
 import corpora
-from training.common import config_from_args, config_parser, install_model, optimizer, seed_everything
+from training.common import (config_from_args, config_parser, install_model, load_checkpoint, optimizer,
+                             resume_config, save_checkpoint, seed_everything)
 from claims.nlp.encoder import encoder_config, encoder_name, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.forward import word_logprobs
 from claims.nlp.segment import Window, collate, prepare, windows
@@ -54,6 +57,7 @@ class Config:
     warmup: float = 0.06            # fraction of steps
     seed: int = 13
     threads: int = 0                # torch threads (0 = torch default)
+    stop_after: int = 0             # stop after this many epochs of this run (0 = run to the end); --resume goes on
     # -- output
     out: str = "runs/attribution"
 
@@ -109,7 +113,8 @@ def save_tagger(net: TaggerNet, cfg: Config, out: Path, metrics: dict) -> None:
     (out / "tagger.json").write_text(json.dumps(conf, indent=2) + "\n")
 
 
-def train_tagger(cfg: Config) -> Path:
+def train_tagger(cfg: Config, resume: bool = False) -> bool:
+    """Train the tagger (to ``cfg.out``); False when the run stopped early (``stop_after``)."""
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -137,8 +142,13 @@ def train_tagger(cfg: Config) -> Path:
     steps_per_epoch = math.ceil(len(wins) / cfg.batch_size)
     opt, sched = optimizer(net, cfg, steps_per_epoch * cfg.epochs)
 
-    best, step = -1.0, 0
-    for epoch in range(cfg.epochs):
+    best, step, start_epoch, history = -1.0, 0, 0, []
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        start_epoch, best, history = load_checkpoint(ckpt_path, net, opt, sched)
+        step = start_epoch * steps_per_epoch
+        print(f"resumed after epoch {start_epoch} (best dev exact mean F1 so far {best:.1f})", flush=True)
+    for epoch in range(start_epoch, cfg.epochs):
         net.train()
         order = np.random.permutation(len(wins))
         t0, run_loss = time.time(), 0.0
@@ -168,11 +178,17 @@ def train_tagger(cfg: Config) -> Path:
                       f"{el / done:.2f}s/step eta {el / done * (steps_per_epoch - done) / 60:.0f}min", flush=True)
         m = evaluate_tagger(trunk, net, dev, dev_prepared, tok, cfg)
         print(f"epoch {epoch + 1} dev " + " ".join(f"{k}={v:.1f}" for k, v in m.items()), flush=True)
+        history.append(m | {"epoch": epoch + 1})
         if m["exact_mean_f"] > best:
             best = m["exact_mean_f"]
             save_tagger(net, cfg, out, m | {"epoch": epoch + 1})
             print(f"saved {out} (best so far)", flush=True)
-    return out
+        out.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg)
+        if cfg.stop_after and epoch + 1 - start_epoch >= cfg.stop_after and epoch + 1 < cfg.epochs:
+            print(f"stopped after epoch {epoch + 1} of {cfg.epochs}; continue with --resume", flush=True)
+            return False
+    return True
 
 
 def finish(cfg: Config, install: bool = False) -> Path:
@@ -282,11 +298,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = config_parser(Config, __doc__.split("\n\n")[0])
     ap.add_argument("--skip-tagger", action="store_true", help="reuse the tagger already in --out")
     ap.add_argument("--install", action="store_true", help="copy the result into claims/models/attribution")
+    ap.add_argument("--resume", action="store_true", help="continue the tagger's training from OUT/checkpoint.pt")
     args = ap.parse_args(argv)
     cfg = config_from_args(Config, args)
+    if args.resume:
+        cfg = resume_config(Config, cfg, Path(cfg.out) / "checkpoint.pt")
+        cfg.stop_after = args.stop_after   # this run's, not the checkpoint's
     print(f"base model: {base_model_path()}")
-    if not args.skip_tagger:
-        train_tagger(cfg)
+    if not args.skip_tagger and not train_tagger(cfg, resume=args.resume):
+        return 0
     finish(cfg, install=args.install)
     return 0
 

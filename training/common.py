@@ -60,30 +60,56 @@ def optimizer(net, cfg, total_steps: int):
 
 
 def resume_config(config_cls, cfg, ckpt_path: Path):
-    """The config a checkpoint was trained with, its epochs raised to ``cfg.epochs`` if more."""
+    """The config a checkpoint was trained with, its epochs raised to ``cfg.epochs`` where that was
+    given (differs from the default) and is more."""
     import sys
 
     import torch
     if not ckpt_path.exists():
         sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
     saved = torch.load(ckpt_path, weights_only=False)["config"]
-    return config_cls(**{**saved, "epochs": max(cfg.epochs, saved["epochs"])})
+    asked = cfg.epochs if cfg.epochs != config_cls().epochs else saved["epochs"]
+    return config_cls(**{**saved, "epochs": max(asked, saved["epochs"])})
 
 
-def save_checkpoint(path: Path, net, opt, sched, epoch: int, best: float, history: list, cfg) -> None:
+def save_checkpoint(path: Path, net, opt, sched, epoch: int, best: float, history: list, cfg,
+                    extra: dict | None = None) -> None:
+    """Model, optimiser, schedule and the random number generators' states, written atomically (a
+    run stopped while writing keeps the previous checkpoint)."""
+    import random
+
+    import numpy as np
     import torch
+    tmp = Path(str(path) + ".tmp")
     torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "epoch": epoch, "best": best, "history": history, "config": asdict(cfg)}, path)
+                "epoch": epoch, "best": best, "history": history, "config": asdict(cfg),
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                        "torch": torch.get_rng_state()}, "extra": extra or {}}, tmp)
+    tmp.replace(path)
 
 
 def load_checkpoint(path: Path, net, opt, sched) -> tuple[int, float, list]:
-    """Restores the model, optimiser and schedule; returns (epochs done, best score, history)."""
+    """Restores the model, optimiser, schedule and random number generators; returns (epochs done,
+    best score, history)."""
+    import random
+
+    import numpy as np
     import torch
     ck = torch.load(path, weights_only=False)
     net.load_state_dict(ck["net"])
     opt.load_state_dict(ck["opt"])
     sched.load_state_dict(ck["sched"])
+    if "rng" in ck:
+        random.setstate(ck["rng"]["python"])
+        np.random.set_state(ck["rng"]["numpy"])
+        torch.set_rng_state(ck["rng"]["torch"])
     return ck["epoch"], ck["best"], ck["history"]
+
+
+def checkpoint_extra(path: Path) -> dict:
+    """What a training script stored beside the model in its checkpoint (its own random state, ...)."""
+    import torch
+    return torch.load(path, weights_only=False).get("extra", {})
 
 
 def install_model(out: Path, name: str, files: tuple[str, ...]) -> Path:

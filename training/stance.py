@@ -2,6 +2,7 @@
 
     python -m training.stance --out runs/stance
     python -m training.stance --out runs/stance --epochs 1 --limit 300   # smoke run
+    python -m training.stance --out runs/stance --resume                 # after an interruption
 
 Reads ``<data>/stance/<dataset>/{train,dev}.jsonl[.gz]`` (``--data``, default ``$CLAIMS_DATA`` or
 ``../shared/data``) and ``--extra`` files in the same format (e.g. reviewed claims exported from
@@ -9,7 +10,8 @@ the console). Every text is tagged by the attribution model (``--roles-from``, d
 one) so that its sources and cues carry their roles, as claims do in articles. The trunk stays
 frozen; the stance model's top layers and head are trained. Unrelated pairs (FNC-1, ARC: random
 pairings) are subsampled. The epoch with the best mean dev macro-F1 is kept, then a temperature
-is fitted on dev. Writes weights (fp16), ``config.json`` and a model card.
+is fitted on dev. Writes weights (fp16), ``config.json`` and a model card. A checkpoint (model,
+optimiser, schedule, random states) is written after every epoch; ``--resume`` continues from it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import torch
 from torch.nn import functional as F
 
 import corpora
-from training.common import changed_flags, config_from_args, config_parser, install_model, optimizer, seed_everything
+from training.common import (changed_flags, checkpoint_extra, config_from_args, config_parser, install_model,
+                             load_checkpoint, optimizer, resume_config, save_checkpoint, seed_everything)
 from claims.doc import STANCE_LABELS
 from claims.nlp.encoder import encoder_name, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.stance import StanceModel, StanceNet, encode_texts, text_roles
@@ -49,6 +52,7 @@ class Config:
     unrelated_cap: int = 5000       # unrelated pairs kept per corpus (FNC-1, ARC)
     max_text_len: int = 160         # subwords of a text (FNC-1 bodies are cut)
     roles_from: str = ""            # attribution model tagging the texts ('' = shipped; 'none' = no roles)
+    stop_after: int = 0             # stop after this many epochs of this run (0 = run to the end); --resume goes on
     cue_flip: int = 0               # synthetic attributed claims added to train (see cue_flip_examples)
     # -- model
     shared_layers: int = 2
@@ -194,7 +198,7 @@ def evaluate(model, trunk, dev: dict[str, list[dict]], roles, cfg) -> tuple[dict
     return metrics, logits
 
 
-def train(cfg: Config, install: bool = False) -> Path:
+def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
     seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,8 +234,15 @@ def train(cfg: Config, install: bool = False) -> Path:
     counts = np.bincount([LABEL_INDEX[e["label"]] for e in examples], minlength=4) + 1
     weights = torch.tensor((counts.sum() / counts) ** 0.5, dtype=torch.float32)
     weights = weights / weights.mean()
-    step, saved = 0, False
-    for epoch in range(cfg.epochs):
+    step, saved, start_epoch, history = 0, False, 0, []
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        start_epoch, best, history = load_checkpoint(ckpt_path, net, opt, sched)
+        extra = checkpoint_extra(ckpt_path)
+        rng.setstate(extra["rng"])
+        saved = extra["saved"]
+        print(f"resumed after epoch {start_epoch} (best dev mean macro-F1 so far {best:.1f})", flush=True)
+    for epoch in range(start_epoch, cfg.epochs):
         net.train()
         t0, run = time.time(), None
         for n, units in enumerate(batches(examples, cfg, rng), 1):
@@ -259,6 +270,12 @@ def train(cfg: Config, install: bool = False) -> Path:
                  {"cue_flip_pairs": len(train_sets.get("cue_flip", [])), "lineage": lineage(cfg)})
             saved = True
             print(f"saved {out} (best so far)", flush=True)
+        history.append({"epoch": epoch + 1, "score": score})
+        save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg,
+                        {"rng": rng.getstate(), "saved": saved})
+        if cfg.stop_after and epoch + 1 - start_epoch >= cfg.stop_after and epoch + 1 < cfg.epochs:
+            print(f"stopped after epoch {epoch + 1} of {cfg.epochs}; continue with --resume", flush=True)
+            return out
     if not saved:
         print(f"no epoch beat the starting model on dev: nothing written to {out}", flush=True)
     elif install:
@@ -348,8 +365,13 @@ def continued(config: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = config_parser(Config, __doc__.split("\n\n")[0])
     ap.add_argument("--install", action="store_true", help="copy the result into claims/models/stance")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     args = ap.parse_args(argv)
-    train(config_from_args(Config, args), install=args.install)
+    cfg = config_from_args(Config, args)
+    if args.resume:
+        cfg = resume_config(Config, cfg, Path(cfg.out) / "checkpoint.pt")
+        cfg.stop_after = args.stop_after   # this run's, not the checkpoint's
+    train(cfg, install=args.install, resume=args.resume)
     return 0
 
 if __name__ == "__main__":

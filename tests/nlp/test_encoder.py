@@ -189,3 +189,42 @@ def test_another_bert_encoder_by_path_trains_and_serves(tmp_path):
     assert an.trunk.cfg.hidden_size == 32 and len(an.trunk.model.encoder.layer) == 1
     result = an.analyze(_polnear_article(11)["text"], id="x").to_dict()
     assert result["id"] == "x" and isinstance(result["claims"], list)
+
+
+@pytest.mark.slow
+def test_attribution_training_resumes_where_it_stopped(tmp_path):
+    """Two epochs in one run and one epoch then ``--resume`` to two give the same tagger: the
+    checkpoint carries the optimiser, the schedule and the random states."""
+    tiny = _tiny_encoder(tmp_path / "tiny-bert")
+    data = tmp_path / "data" / "attribution" / "polnear"
+    data.mkdir(parents=True)
+    for split, rng in (("train", range(0, 6)), ("dev", range(6, 10))):
+        with open(data / f"{split}.jsonl", "w") as f:
+            for i in rng:
+                f.write(json.dumps(_polnear_article(i)) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CLAIMS_BASE_MODEL": str(tiny),
+           "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
+
+    def train(out, *extra):
+        r = subprocess.run([sys.executable, "-m", "training.attribution", "--data", str(tmp_path / "data"),
+                            "--out", str(out), "--shared-layers", "1", "--batch-size", "4", "--threads", "1",
+                            "--lr", "1e-3", *extra], capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+        return r.stdout
+
+    from safetensors.torch import load_file
+    train(tmp_path / "straight", "--epochs", "2")
+    assert "continue with --resume" in train(tmp_path / "stopped", "--epochs", "2", "--stop-after", "1")
+    assert not (tmp_path / "stopped" / "config.json").exists()   # no model until the tagger is done
+    assert "resumed after epoch 1" in train(tmp_path / "stopped", "--resume")
+    assert (tmp_path / "stopped" / "config.json").exists()
+    import torch
+    assert torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["net"]
+    b = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=False)["net"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert load_file(str(tmp_path / "stopped" / "tagger.safetensors"))
+    r = subprocess.run([sys.executable, "-m", "training.attribution", "--data", str(tmp_path / "data"),
+                        "--out", str(tmp_path / "none"), "--resume"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert r.returncode != 0 and "no checkpoint" in r.stderr
