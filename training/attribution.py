@@ -29,7 +29,8 @@ from torch.nn import functional as F
 
 import corpora
 from training.common import (config_from_args, config_parser, install_model, load_checkpoint, optimizer,
-                             resume_config, save_checkpoint, seed_everything)
+                             resume_config, save_checkpoint, seed_everything,
+                             stops_after)
 from claims.nlp.encoder import encoder_config, encoder_name, base_model_path, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.forward import word_logprobs
 from claims.nlp.segment import Window, collate, prepare, windows
@@ -185,8 +186,7 @@ def train_tagger(cfg: Config, resume: bool = False) -> bool:
             print(f"saved {out} (best so far)", flush=True)
         out.mkdir(parents=True, exist_ok=True)
         save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg)
-        if cfg.stop_after and epoch + 1 - start_epoch >= cfg.stop_after and epoch + 1 < cfg.epochs:
-            print(f"stopped after epoch {epoch + 1} of {cfg.epochs}; continue with --resume", flush=True)
+        if stops_after(cfg, epoch + 1, start_epoch):
             return False
     return True
 
@@ -303,7 +303,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(Config, args)
     if args.resume:
         cfg = resume_config(Config, cfg, Path(cfg.out) / "checkpoint.pt")
-        cfg.stop_after = args.stop_after   # this run's, not the checkpoint's
     print(f"base model: {base_model_path()}")
     if not args.skip_tagger and not train_tagger(cfg, resume=args.resume):
         return 0

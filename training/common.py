@@ -69,7 +69,16 @@ def resume_config(config_cls, cfg, ckpt_path: Path):
         sys.exit(f"error: --resume: no checkpoint at {ckpt_path}")
     saved = torch.load(ckpt_path, weights_only=False)["config"]
     asked = cfg.epochs if cfg.epochs != config_cls().epochs else saved["epochs"]
-    return config_cls(**{**saved, "epochs": max(asked, saved["epochs"])})
+    this_run = {"stop_after": cfg.stop_after} if hasattr(cfg, "stop_after") else {}   # not the checkpoint's
+    return config_cls(**{**saved, "epochs": max(asked, saved["epochs"]), **this_run})
+
+
+def stops_after(cfg, epoch: int, start_epoch: int) -> bool:
+    """Whether this run ends after ``epoch`` (1-based) because of ``cfg.stop_after`` (then says so)."""
+    stop = bool(cfg.stop_after) and epoch - start_epoch >= cfg.stop_after and epoch < cfg.epochs
+    if stop:
+        print(f"stopped after epoch {epoch} of {cfg.epochs}; continue with --resume", flush=True)
+    return stop
 
 
 def save_checkpoint(path: Path, net, opt, sched, epoch: int, best: float, history: list, cfg,

@@ -132,10 +132,8 @@ def load_articles(split: str, cfg: Config, tok, trunk, share: float = 1.0) -> li
 
 
 def negated(prop: str, rng: random.Random) -> str:
-    p = prop.strip()
-    body = p[0].lower() + p[1:] if len(p) > 1 and not p[1].isupper() else p
-    tmpl = rng.choice(NEGATIONS)
-    return tmpl.format(p) if tmpl.startswith("{}") else tmpl.format(body)
+    from claims.nlp.polarity import negate
+    return negate(prop, rng.choice(NEGATIONS))
 
 
 # -- model ----------------------------------------------------------------------------------------

@@ -313,14 +313,13 @@ def fit_decision(cfg: Config, out: Path) -> None:
 
     pol_logits = read(props)
     neg_logits = read([negate(p) for p in props]) if cfg.try_tta else None
-    gold_of = [arts[k].gold[c][d] for k, c, d in where]
-    fitted = [i for i, g in enumerate(gold_of) if g in pol.labels]
-    t_pol = fit_temperature(pol_logits[fitted], np.array([P_INDEX[gold_of[i]] for i in fitted]))
+    gold = [arts[k].gold[c][d] for k, c, d in where]
+    fitted = [i for i, g in enumerate(gold) if g in pol.labels]
+    t_pol = fit_temperature(pol_logits[fitted], np.array([P_INDEX[gold[i]] for i in fitted]))
     p1 = [ds.softmax(lg, first.temperature) for lg in logits1]
     p2_plain = ds.softmax(pol_logits, t_pol)
     first_p = np.stack([p1[k][c, d] for k, c, d in where])
     gated = 1.0 - first_p[:, 3] >= GATE                       # as at run time
-    gold = gold_of
     pairs_meta = [(arts[k].id, arts[k].disputes[d]["id"], bool(arts[k].disputes[d].get("catalog")), arts[k].alt[c][d])
                   for k, c, d in where]
 

@@ -30,7 +30,8 @@ from torch.nn import functional as F
 
 import corpora
 from training.common import (changed_flags, checkpoint_extra, config_from_args, config_parser, install_model,
-                             load_checkpoint, optimizer, resume_config, save_checkpoint, seed_everything)
+                             load_checkpoint, optimizer, resume_config, save_checkpoint, seed_everything,
+                             stops_after)
 from claims.doc import STANCE_LABELS
 from claims.nlp.encoder import encoder_name, build_top, build_trunk, load_tokenizer, n_params
 from claims.nlp.stance import StanceModel, StanceNet, encode_texts, text_roles
@@ -273,8 +274,7 @@ def train(cfg: Config, install: bool = False, resume: bool = False) -> Path:
         history.append({"epoch": epoch + 1, "score": score})
         save_checkpoint(ckpt_path, net, opt, sched, epoch + 1, best, history, cfg,
                         {"rng": rng.getstate(), "saved": saved})
-        if cfg.stop_after and epoch + 1 - start_epoch >= cfg.stop_after and epoch + 1 < cfg.epochs:
-            print(f"stopped after epoch {epoch + 1} of {cfg.epochs}; continue with --resume", flush=True)
+        if stops_after(cfg, epoch + 1, start_epoch):
             return out
     if not saved:
         print(f"no epoch beat the starting model on dev: nothing written to {out}", flush=True)
@@ -370,7 +370,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(Config, args)
     if args.resume:
         cfg = resume_config(Config, cfg, Path(cfg.out) / "checkpoint.pt")
-        cfg.stop_after = args.stop_after   # this run's, not the checkpoint's
     train(cfg, install=args.install, resume=args.resume)
     return 0
 

@@ -176,11 +176,13 @@ class PolarityModel:
         return out
 
 
-def negate(proposition: str) -> str:
-    """The proposition's negation, as read for ``negation_tta``: "It is not true that ..."."""
+def negate(proposition: str, template: str = "It is not true that {}") -> str:
+    """The proposition's negation through ``template``: "It is not true that ..." (read for
+    ``negation_tta``), or another (training draws from several). A template opening with the
+    proposition keeps its capital."""
     p = proposition.strip()
     body = p[0].lower() + p[1:] if len(p) > 1 and not p[1].isupper() else p
-    return "It is not true that " + body
+    return template.format(p) if template.startswith("{}") else template.format(body)
 
 
 REREAD_AT = 0.25   # a pair is read again with the negated proposition when a side may reach this
