@@ -6,7 +6,8 @@
         ...
 
 Batching happens here once: articles are cut into windows, windows from many articles share
-encoder batches, and the frozen trunk's states feed both the tagger and the stance model.
+encoder batches, and the frozen trunk's states feed both the tagger and the stance model (carried on
+through the pretrained layers the stance model shares beyond the tagger's).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from . import __version__
 from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
 from .errors import MAX_CHARS, InputError, ModelError
-from .nlp.encoder import build_trunk, encoder_config, load_tokenizer, resolve_encoder
+from .nlp.encoder import build_trunk, encoder_config, load_tokenizer, resolve_encoder, trunk_for
+from .nlp.model_dir import read_config
 from .nlp.extract import DEFAULT_MODEL_DIR, AttributionModel, build_claims
 from .nlp.resolve import AliasTable
 from .nlp.segment import Prepared, collate, prepare, windows
@@ -78,7 +80,9 @@ class Analyzer:
             self.model = AttributionModel.load(model, encoder_config(base))
         self.encoder_path = base    # the encoder directory the models were trained on
         self.tokenizer = load_tokenizer(base)
-        self.trunk = build_trunk(self.model.shared_layers, base)
+        # the tagger's trunk; the stance model reads ``stance_trunk``, the same modules carried on
+        # through more pretrained layers when it shares more of them than the tagger
+        self.trunk = self.stance_trunk = build_trunk(self.model.shared_layers, base)
         self.stance = None
         if stance_model is not False:
             from .nlp.stance import DEFAULT_STANCE_DIR
@@ -143,11 +147,22 @@ class Analyzer:
     def use_stance_model(self, path: str | Path) -> None:
         """Load the stance model in ``path`` (``ModelError`` if it is not there) on this analyzer's trunk."""
         from .nlp.stance import StanceModel
-        stance = StanceModel.load(path, self.trunk.cfg, self.tokenizer, self.trunk)
-        if (stance.shared_layers != self.model.shared_layers
-                or resolve_encoder(stance.config.get("base_model")) != self.encoder_path):
-            raise ValueError("the stance and attribution models were trained on different trunks")
-        self.stance = stance
+        path = Path(path)
+        config = read_config(path, "stance", "stance")
+        if resolve_encoder(config.get("base_model")) != self.encoder_path:
+            raise ModelError(f"the stance model at {path} was trained on another encoder than the attribution model")
+        shared = int(config["shared_layers"])
+        if shared < self.model.shared_layers:
+            raise ModelError(f"the stance model at {path} shares {shared} frozen layers and the attribution model "
+                             f"{self.model.shared_layers}: the stance model must share at least as many")
+        if shared != self.stance_trunk.n_layers:
+            self.stance_trunk = build_trunk(shared, self.encoder_path)
+            self.trunk = trunk_for(self.stance_trunk, self.model.shared_layers, "the attribution model")
+        self.stance = StanceModel.load(path, self.stance_trunk.cfg, self.tokenizer, self.stance_trunk)
+
+    def _stance_states(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """The stance model's window states from the tagger's trunk states ``h``."""
+        return self.stance.encode_states(self.stance_trunk.carry_on(h, ids, self.trunk.n_layers), ids)
 
     @torch.inference_mode()
     def score_pairs(self, targets: list[str], texts: list[str]) -> np.ndarray:
@@ -159,7 +174,7 @@ class Analyzer:
         from .nlp.stance import text_roles
         max_len = int(self.stance.config.get("max_text_len", 160))
         roles = text_roles(texts, self.model, self.trunk, self.tokenizer, max_len)
-        return self.stance.score_texts(targets, texts, roles, self.trunk)
+        return self.stance.score_texts(targets, texts, roles, self.stance_trunk)
 
     @torch.inference_mode()
     def score_stance(self, text: str, claims: list, disputes: list[Dispute]) -> list:
@@ -174,7 +189,7 @@ class Analyzer:
         for b in range(0, len(wins), self.batch_size):
             batch = wins[b:b + self.batch_size]
             ids = torch.from_numpy(collate(batch, [prep])["ids"])
-            states.append((batch, self.stance.encode_states(self.trunk(ids), ids)))
+            states.append((batch, self.stance.encode_states(self.stance_trunk(ids), ids)))
         result = ArticleResult("rescore", text, list(claims), list(disputes), self.model_info)
         self.stance.score_articles([result], [prep], states, disputes)
         return result.claims
@@ -189,7 +204,7 @@ class Analyzer:
         stance_states = [] if (self.stance is not None and disputes) else None
 
         def keep_stance_states(batch, h, ids):
-            stance_states.append((batch, self.stance.encode_states(h, ids)))
+            stance_states.append((batch, self._stance_states(h, ids)))
         into = word_logprobs(prepared, self.trunk, self.model.net, self.tokenizer, self.max_len, self.stride,
                              self.batch_size, keep_stance_states if stance_states is not None else None)
         results = {}

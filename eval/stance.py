@@ -93,12 +93,16 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
     import torch
     from claims.nlp.encoder import build_trunk, load_tokenizer
     from claims.nlp.extract import AttributionModel
-    from claims.nlp.stance import StanceModel, text_roles
+    from claims.nlp.model_dir import read_config
+    from claims.nlp.stance import DEFAULT_STANCE_DIR, StanceModel, text_roles
 
     attribution = AttributionModel.load(attribution_dir)
     tok = load_tokenizer()
-    trunk = build_trunk(attribution.shared_layers)
-    model = StanceModel.load(model_dir, trunk.cfg, tok, trunk)
+    stance_dir = Path(model_dir or DEFAULT_STANCE_DIR)
+    # the stance model's trunk; the attribution model reads its prefix when it shares fewer layers
+    trunk = build_trunk(max(attribution.shared_layers,
+                            int(read_config(stance_dir, "stance", "stance")["shared_layers"])))
+    model = StanceModel.load(stance_dir, trunk.cfg, tok, trunk)
     max_len = int(model.config.get("max_text_len", 160))
     out = {}
     with torch.inference_mode():

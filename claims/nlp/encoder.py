@@ -25,7 +25,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from ..errors import EncoderError  # noqa: E402  (raised here; callers catch it as a ModelError)
+from ..errors import EncoderError, ModelError  # noqa: E402  (raised here; callers catch it as a ModelError)
 
 BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Encoder families whose embeddings and layer stack the trunk/top split knows how to take apart.
@@ -172,6 +172,11 @@ class Trunk(nn.Module):
     def n_layers(self) -> int:
         return len(self.model.encoder.layer)
 
+    def carry_on(self, h: torch.Tensor, ids: torch.Tensor, n_done: int) -> torch.Tensor:
+        """This trunk's states from ``h``, the states after its first ``n_done`` layers: a model
+        that shares more layers than the tagger reads the tagger's trunk states carried on."""
+        return run_layers(list(self.model.encoder.layer)[n_done:], h, ids, self.pad_id)
+
     def prefix(self, n_layers: int) -> "TrunkPrefix":
         """The embeddings and the first ``n_layers`` layers of this trunk, sharing its modules (no
         copy of the weights): the trunk of a model that shares fewer layers."""
@@ -196,6 +201,16 @@ class TrunkPrefix(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return run_layers(self.layers, self.embeddings(input_ids=ids), ids, self.pad_id)
+
+
+def trunk_for(trunk, n_layers: int, what: str):
+    """The part of ``trunk`` that a model sharing ``n_layers`` layers reads: the trunk itself or
+    its prefix (the same modules). ``ModelError`` when the trunk is shallower than the model needs."""
+    if trunk.n_layers == n_layers:
+        return trunk
+    if trunk.n_layers < n_layers:
+        raise ModelError(f"{what} needs {n_layers} shared layers; the trunk has {trunk.n_layers}")
+    return trunk.prefix(n_layers)
 
 
 # Top-layer parameter names of the hand-written encoder used by earlier versions, under which the

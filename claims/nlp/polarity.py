@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .encoder import EncoderConfig, Top
+from .encoder import EncoderConfig, Top, trunk_for
 
 CONFIG_FILE, WEIGHTS_FILE = "polarity.json", "polarity.safetensors"   # beside the stance model's files
 POLARITY_LABELS = ("favor", "against", "neutral")
@@ -124,14 +124,10 @@ class PolarityModel:
                              "train one with `python -m training.polarity --install`")
         config = json.loads((path / config_file).read_text())
         shared = int(config["shared_layers"])
-        if trunk is not None and trunk.n_layers != shared:
-            if trunk.n_layers < shared:
-                raise ModelError(f"the polarity model at {path} needs {shared} shared layers; the trunk has "
-                                 f"{trunk.n_layers}")
-            trunk = trunk.prefix(shared)
         if trunk is None:
             from .encoder import build_trunk
             trunk = build_trunk(shared)
+        trunk = trunk_for(trunk, shared, f"the polarity model at {path}")
         net = PolarityNet(encoder_config, encoder_config.num_hidden_layers - shared,
                           n_labels=len(config.get("labels", POLARITY_LABELS)))
         net.load_state_dict({k: v.float() for k, v in load_file(str(path / WEIGHTS_FILE)).items()})

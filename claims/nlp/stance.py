@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from ..doc import STANCE_LABELS, ArticleResult, Dispute, Stance
 from ..errors import ModelError
-from .encoder import EncoderConfig, Top
+from .encoder import EncoderConfig, Top, trunk_for
 from .model_dir import ModelDir, load_weights, read_config
 from .segment import Prepared
 
@@ -211,6 +211,8 @@ class StanceModel(ModelDir):
         net = load_weights(StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),
                                      int(config.get("head_layers", 2)), roles=int(config.get("roles", 4))),
                            path / "stance.safetensors")
+        if trunk is not None:
+            trunk = trunk_for(trunk, int(config["shared_layers"]), f"the stance model at {path}")
         polarity = None
         if (path / "polarity.json").exists():
             from .polarity import PolarityModel
@@ -372,6 +374,7 @@ def text_roles(texts: list[str], model, trunk, tok, max_len: int = 160, batch_si
     from .segment import prepare
     from .tagger import decode
 
+    trunk = trunk_for(trunk, model.shared_layers, "the attribution model")
     out: list[np.ndarray] = []
     for b in range(0, len(texts), batch_size):
         prepared = [prepare(cut_text(t, tok, max_len), tok) for t in texts[b:b + batch_size]]

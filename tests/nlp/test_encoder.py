@@ -228,3 +228,88 @@ def test_attribution_training_resumes_where_it_stopped(tmp_path):
                         "--out", str(tmp_path / "none"), "--resume"], capture_output=True, text=True, env=env,
                        cwd=tmp_path)
     assert r.returncode != 0 and "no checkpoint" in r.stderr
+
+
+def _without_features(out: Path) -> Path:
+    """The shipped attribution model with its case and quotation embeddings zeroed: what it adds to
+    the trunk states is then nothing, wherever the trunk ends."""
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(MODELS / "attribution", out)
+    state = {k: v.float() for k, v in load_file(str(out / "tagger.safetensors")).items()}
+    state["case.weight"].zero_()
+    state["quote.weight"].zero_()
+    save_file(state, str(out / "tagger.safetensors"))
+    return out
+
+
+def _deeper_tagger(shallow: Path, out: Path) -> Path:
+    """``shallow`` rewritten to share no layers: its top is the pretrained layers it shares followed
+    by its own, so (with no case or quotation embeddings) it reads any text the same way."""
+    from safetensors.torch import load_file, save_file
+    shutil.copytree(shallow, out)
+    conf = json.loads((out / "config.json").read_text())
+    shared = int(conf["shared_layers"])
+    conf["shared_layers"] = 0
+    (out / "config.json").write_text(json.dumps(conf))
+    old = load_file(str(out / "tagger.safetensors"))
+    new = {k: v for k, v in old.items() if not k.startswith("top.layers.")}
+    for k, v in old.items():
+        if k.startswith("top.layers."):
+            _, _, i, rest = k.split(".", 3)
+            new[f"top.layers.{int(i) + shared}.{rest}"] = v
+    _, base = E.load_base_state()
+    for k, v in base.items():
+        if k.startswith("encoder.layer.") and int(k.split(".")[2]) < shared:
+            new["top.layers." + k.removeprefix("encoder.layer.")] = v.float()
+    save_file({k: v.contiguous() for k, v in new.items()}, str(out / "tagger.safetensors"))
+    return out
+
+
+@pytest.mark.slow
+def test_a_stance_model_sharing_more_layers_than_the_tagger_reads_the_trunk_carried_on(tmp_path):
+    """A tagger that fine-tunes every layer and the shipped stance model (two frozen layers) serve
+    together: the stance model reads the tagger's trunk states carried through the two pretrained
+    layers, and the analysis is that of the same model sharing them."""
+    from claims import Analyzer
+    from claims.doc import Dispute
+    text = SEED.read_text()
+    gold = json.loads(SEED.with_name(SEED.stem + ".gold.json").read_text())
+    disputes = [Dispute(d["id"], d["title"], d["proposition"]) for d in gold["disputes"]]
+    shallow = _without_features(tmp_path / "shallow")
+    shipped = Analyzer(model=shallow, disputes=disputes).analyze(text).to_dict()
+    deeper = Analyzer(model=_deeper_tagger(shallow, tmp_path / "deeper"), disputes=disputes)
+    assert deeper.trunk.n_layers == 0 and deeper.stance_trunk.n_layers == 2
+    assert deeper.trunk.embeddings is deeper.stance_trunk.model.embeddings    # one set of weights
+    got = deeper.analyze(text).to_dict()
+    assert [(c["source"], c["cue"], c["content"]) for c in got["claims"]] == \
+        [(c["source"], c["cue"], c["content"]) for c in shipped["claims"]]
+    sides = [s["label"] for c in shipped["claims"] for s in c["stance"].values()]
+    assert shipped["claims"] and len(sides) == 3 * len(shipped["claims"])
+    for c, c2 in zip(got["claims"], shipped["claims"]):
+        for d, s in c2["stance"].items():
+            assert c["stance"][d]["label"] == s["label"]
+            assert all(abs(c["stance"][d]["scores"][k] - p) < 1e-3 for k, p in s["scores"].items())
+
+
+def test_a_stance_model_sharing_fewer_layers_than_the_tagger_is_refused(tmp_path):
+    from claims import Analyzer
+    from claims.errors import ModelError
+    stance = tmp_path / "stance"
+    shutil.copytree(MODELS / "stance", stance)
+    conf = json.loads((stance / "config.json").read_text())
+    conf["shared_layers"] = 1
+    (stance / "config.json").write_text(json.dumps(conf))
+    with pytest.raises(ModelError, match="at least as many"):
+        Analyzer(stance_model=stance)
+
+
+def test_carrying_trunk_states_on_equals_running_the_whole_trunk():
+    trunk = E.build_trunk(2)
+    ids = _ids()
+    with torch.no_grad():
+        whole = trunk(ids)
+        carried = trunk.carry_on(E.trunk_for(trunk, 1, "a model")(ids), ids, 1)
+    assert torch.allclose(whole, carried, atol=1e-5)
+    assert E.trunk_for(trunk, 2, "a model") is trunk
+    with pytest.raises(Exception, match="needs 3 shared layers"):
+        E.trunk_for(trunk, 3, "a model")
