@@ -104,7 +104,7 @@ def encoder_comparison(analyzer, texts: list[str], batch_size: int, rounds: int 
     state = {k.removeprefix("top."): v.float()
              for k, v in load_file(str(analyzer.model.path / "tagger.safetensors")).items() if k.startswith("top.")}
     ref_top = R.Top(ref_trunk.cfg, len(analyzer.model.net.top.layers))
-    ref_top.load_state_dict(state)
+    ref_top.load_state_dict(R.reference_names(state))
     ref_top.eval()
     new_s, old_s = [], []
     with torch.inference_mode():

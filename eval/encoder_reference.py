@@ -76,11 +76,18 @@ class Trunk(nn.Module):
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(n_layers))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.carry_on(self.embeddings(ids), ids, 0)  # (B, L, H)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    def carry_on(self, x: torch.Tensor, ids: torch.Tensor, n_done: int) -> torch.Tensor:
+        """States after all layers from ``x``, the states after the first ``n_done``."""
         mask = attention_mask(ids)
-        x = self.embeddings(ids)
-        for layer in self.layers:
+        for layer in list(self.layers)[n_done:]:
             x = layer(x, mask)
-        return x  # (B, L, H)
+        return x
 
 
 class Top(nn.Module):
@@ -104,6 +111,17 @@ _HF_LAYER_NAMES = {
 }
 _HF_EMB_NAMES = {"word_embeddings": "word", "position_embeddings": "position",
                  "token_type_embeddings": "token_type", "LayerNorm": "norm"}
+
+
+def reference_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A top's state dict under this module's layer names, whether it was saved under them or
+    under the `transformers` ones (``layers.0.attention.self.query.weight``)."""
+    out = {}
+    for key, t in state.items():
+        parts = key.split(".")
+        sub = ".".join(parts[2:-1])
+        out[f"{parts[0]}.{parts[1]}.{_HF_LAYER_NAMES[sub]}.{parts[-1]}" if sub in _HF_LAYER_NAMES else key] = t
+    return out
 
 
 def load_base_state(path: Path | None = None) -> tuple[EncoderConfig, dict[str, torch.Tensor]]:

