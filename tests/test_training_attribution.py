@@ -12,12 +12,14 @@ def _config(shared: int) -> dict:
             "training": {"epochs": 5, "seed": 13, "batch_size": 16, "max_len": 256, "lr": 1e-4, "head_lr": 1e-3}}
 
 
-def test_the_card_of_a_tagger_that_trains_every_layer_says_so_and_gives_the_flag():
+def test_the_card_of_a_tagger_that_trains_every_layer_says_so():
     card = model_card(_config(0), 840, 84)
     assert "Only the embeddings stay at the pretrained weights" in card and "all 6 layers" in card
-    assert "--shared-layers 0 --epochs 5" in card
 
 
-def test_the_card_of_the_default_split_names_the_frozen_layers():
-    card = model_card(_config(Config.shared_layers), 840, 84)
-    assert f"the first {Config.shared_layers} layers stay" in card and "--shared-layers" not in card
+def test_the_card_names_the_frozen_layers_and_gives_the_flag_when_it_is_not_the_default():
+    card = model_card(_config(2), 840, 84)
+    assert "the first 2 layers stay" in card and "the top 4 layers" in card
+    for shared in (0, 2):
+        card = model_card(_config(shared), 840, 84)
+        assert (f"--shared-layers {shared} --epochs 5" in card) == (shared != Config.shared_layers)
