@@ -34,20 +34,28 @@ N = 60  # articles; the stand-in takes DELAY seconds each
 DELAY = 0.4
 
 
-def _free_ports(n: int) -> list[int]:
+def _free_ports(n: int, avoid: range = range(0)) -> list[int]:
+    """``n`` ports free now, none in ``avoid`` (the worker port ranges, which lie among the
+    ephemeral ports the system hands out)."""
     socks, ports = [], []
-    for _ in range(n):
+    while len(ports) < n:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         socks.append(s)
-        ports.append(s.getsockname()[1])
+        if s.getsockname()[1] not in avoid:
+            ports.append(s.getsockname()[1])
     for s in socks:
         s.close()
     return ports
 
 
-def _node_ports(worker_base: int) -> list[str]:
-    p = _free_ports(7)
+def _worker_ranges(base: int) -> range:
+    """Both nodes' worker ports: the head's from ``base``, the second node's from ``base + 50``."""
+    return range(base, base + 100)
+
+
+def _node_ports(worker_base: int, avoid: range) -> list[str]:
+    p = _free_ports(7, avoid)
     return [f"--node-manager-port={p[0]}", f"--object-manager-port={p[1]}", f"--metrics-export-port={p[2]}",
             f"--dashboard-agent-listen-port={p[3]}", f"--dashboard-agent-grpc-port={p[4]}",
             f"--runtime-env-agent-port={p[5]}", f"--min-worker-port={worker_base}",
@@ -90,9 +98,9 @@ def _zombie(pid: int) -> bool:
 @pytest.fixture
 def cluster():
     tmp = Path(tempfile.mkdtemp(prefix="rayc", dir="/tmp"))      # short: Ray's socket paths must fit
-    gcs, dashboard = _free_ports(2)
     base = 30000 + (os.getpid() % 200) * 100
-    head_ports, node_ports = _node_ports(base), _node_ports(base + 50)
+    gcs, dashboard = _free_ports(2, _worker_ranges(base))
+    head_ports, node_ports = _node_ports(base, _worker_ranges(base)), _node_ports(base + 50, _worker_ranges(base))
     # no token authentication (Ray turns it on for a head when ~/.ray holds a token): the same for all
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
