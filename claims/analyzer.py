@@ -26,7 +26,6 @@ from . import disputes as disputes_mod
 from .doc import ArticleResult, Dispute
 from .errors import MAX_CHARS, InputError, ModelError
 from .nlp.encoder import build_trunk, encoder_config, load_tokenizer, resolve_encoder, trunk_for
-from .nlp.model_dir import read_config
 from .nlp.extract import DEFAULT_MODEL_DIR, AttributionModel, build_claims
 from .nlp.resolve import AliasTable
 from .nlp.segment import Prepared, collate, prepare, windows
@@ -146,9 +145,8 @@ class Analyzer:
 
     def use_stance_model(self, path: str | Path) -> None:
         """Load the stance model in ``path`` (``ModelError`` if it is not there) on this analyzer's trunk."""
-        from .nlp.stance import StanceModel
-        path = Path(path)
-        config = read_config(path, "stance", "stance")
+        from .nlp.stance import StanceModel, stance_config
+        path, config = stance_config(path)
         if resolve_encoder(config.get("base_model")) != self.encoder_path:
             raise ModelError(f"the stance model at {path} was trained on another encoder than the attribution model")
         shared = int(config["shared_layers"])

@@ -93,15 +93,13 @@ def model_predictions(dev: dict[str, list[dict]], model_dir: str | None, attribu
     import torch
     from claims.nlp.encoder import build_trunk, load_tokenizer
     from claims.nlp.extract import AttributionModel
-    from claims.nlp.model_dir import read_config
-    from claims.nlp.stance import DEFAULT_STANCE_DIR, StanceModel, text_roles
+    from claims.nlp.stance import StanceModel, stance_config, text_roles
 
     attribution = AttributionModel.load(attribution_dir)
     tok = load_tokenizer()
-    stance_dir = Path(model_dir or DEFAULT_STANCE_DIR)
+    stance_dir, stance_conf = stance_config(model_dir)
     # the stance model's trunk; the attribution model reads its prefix when it shares fewer layers
-    trunk = build_trunk(max(attribution.shared_layers,
-                            int(read_config(stance_dir, "stance", "stance")["shared_layers"])))
+    trunk = build_trunk(max(attribution.shared_layers, int(stance_conf["shared_layers"])))
     model = StanceModel.load(stance_dir, trunk.cfg, tok, trunk)
     max_len = int(model.config.get("max_text_len", 160))
     out = {}

@@ -179,6 +179,13 @@ def pad_stack(rows: list[torch.Tensor], length: int, value: float = 0.0) -> torc
     return out
 
 
+def stance_config(path: str | Path | None = None) -> tuple[Path, dict]:
+    """The stance model directory (default: the shipped one) and its config, read before the
+    weights: how many frozen layers it reads decides the trunk it is loaded on."""
+    path = Path(path or DEFAULT_STANCE_DIR)
+    return path, read_config(path, "stance", "stance")
+
+
 @dataclass
 class StanceModel(ModelDir):
     net: StanceNet
@@ -204,8 +211,7 @@ class StanceModel(ModelDir):
 
     @classmethod
     def load(cls, path: str | Path | None, encoder_config: EncoderConfig, tokenizer, trunk=None) -> "StanceModel":
-        path = Path(path or DEFAULT_STANCE_DIR)
-        config = read_config(path, "stance", "stance")
+        path, config = stance_config(path)
         if list(config.get("labels", [])) != list(STANCE_LABELS):
             raise ModelError(f"{path}: stance labels {config.get('labels')} differ from {list(STANCE_LABELS)}")
         net = load_weights(StanceNet(encoder_config, encoder_config.num_hidden_layers - int(config["shared_layers"]),

@@ -244,25 +244,27 @@ def _without_features(out: Path) -> Path:
     return out
 
 
-def _deeper_tagger(shallow: Path, out: Path) -> Path:
-    """``shallow`` rewritten to share no layers: its top is the pretrained layers it shares followed
-    by its own, so (with no case or quotation embeddings) it reads any text the same way."""
+def _resplit_tagger(src: Path, out: Path, shared: int) -> Path:
+    """The tagger in ``src`` rewritten to share ``shared`` frozen layers. Sharing fewer, its top
+    starts with the pretrained layers it gave up, so (with no case or quotation embeddings) it reads
+    any text the same way; sharing more, the lowest layers of its top are dropped."""
     from safetensors.torch import load_file, save_file
-    shutil.copytree(shallow, out)
+    shutil.copytree(src, out)
     conf = json.loads((out / "config.json").read_text())
-    shared = int(conf["shared_layers"])
-    conf["shared_layers"] = 0
+    shift = int(conf["shared_layers"]) - shared
+    conf["shared_layers"] = shared
     (out / "config.json").write_text(json.dumps(conf))
     old = load_file(str(out / "tagger.safetensors"))
     new = {k: v for k, v in old.items() if not k.startswith("top.layers.")}
     for k, v in old.items():
         if k.startswith("top.layers."):
             _, _, i, rest = k.split(".", 3)
-            new[f"top.layers.{int(i) + shared}.{rest}"] = v
+            if int(i) + shift >= 0:
+                new[f"top.layers.{int(i) + shift}.{rest}"] = v
     _, base = E.load_base_state()
     for k, v in base.items():
-        if k.startswith("encoder.layer.") and int(k.split(".")[2]) < shared:
-            new["top.layers." + k.removeprefix("encoder.layer.")] = v.float()
+        if k.startswith("encoder.layer.") and shared <= int(k.split(".")[2]) < shared + shift:
+            new[f"top.layers.{int(k.split('.')[2]) - shared}.{k.split('.', 3)[3]}"] = v.float()
     save_file({k: v.contiguous() for k, v in new.items()}, str(out / "tagger.safetensors"))
     return out
 
@@ -279,7 +281,7 @@ def test_a_stance_model_sharing_more_layers_than_the_tagger_reads_the_trunk_carr
     disputes = [Dispute(d["id"], d["title"], d["proposition"]) for d in gold["disputes"]]
     shallow = _without_features(tmp_path / "shallow")
     shipped = Analyzer(model=shallow, disputes=disputes).analyze(text).to_dict()
-    deeper = Analyzer(model=_deeper_tagger(shallow, tmp_path / "deeper"), disputes=disputes)
+    deeper = Analyzer(model=_resplit_tagger(shallow, tmp_path / "deeper", 0), disputes=disputes)
     assert deeper.trunk.n_layers == 0 and deeper.stance_trunk.n_layers == 2
     assert deeper.trunk.embeddings is deeper.stance_trunk.model.embeddings    # one set of weights
     got = deeper.analyze(text).to_dict()
@@ -296,21 +298,7 @@ def test_a_stance_model_sharing_more_layers_than_the_tagger_reads_the_trunk_carr
 def test_a_stance_model_sharing_fewer_layers_than_the_tagger_is_refused(tmp_path):
     from claims import Analyzer
     from claims.errors import ModelError
-    from safetensors.torch import load_file, save_file
-    tagger = tmp_path / "attribution"     # a tagger that shares two layers: its top four of six
-    shutil.copytree(MODELS / "attribution", tagger)
-    conf = json.loads((tagger / "config.json").read_text())
-    conf["shared_layers"] = 2
-    (tagger / "config.json").write_text(json.dumps(conf))
-    state = {}
-    for k, v in load_file(str(tagger / "tagger.safetensors")).items():
-        if k.startswith("top.layers."):
-            _, _, i, rest = k.split(".", 3)
-            if int(i) < 2:
-                continue
-            k = f"top.layers.{int(i) - 2}.{rest}"
-        state[k] = v
-    save_file(state, str(tagger / "tagger.safetensors"))
+    tagger = _resplit_tagger(MODELS / "attribution", tmp_path / "attribution", 2)   # shares two layers
     stance = tmp_path / "stance"
     shutil.copytree(MODELS / "stance", stance)
     conf = json.loads((stance / "config.json").read_text())
